@@ -1,0 +1,36 @@
+# lead_process: PGXS build.  PG_CONFIG=/path/to/pg_config make
+EXTENSION  = lead_process
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed "s/.*'\(.*\)'/\1/")
+MODULE_big = lead_process
+OBJS = \
+	src/lead_process.o \
+	src/lp_cache.o \
+	src/lp_stage.o
+
+DATA = $(wildcard sql/lead_process--*.sql)
+DOCS = $(wildcard docs/*.md)
+PGFILEDESC = "lead_process - lead scoring, stages, recycling and SLAs"
+
+# Server headers as system headers: -Wextra then judges our code only.
+PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
+# CI and developers add LP_CFLAGS="-Werror -DUSE_ASSERT_CHECKING"
+PG_CFLAGS = -Wall -Wextra $(LP_CFLAGS)
+
+REGRESS = install stage_machine statuses recycle errors privileges upgrade
+REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/lead_process.conf
+ISOLATION = stage_race
+ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
+	--temp-instance=./tmp_check_iso --temp-config=test/lead_process.conf
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+EXTRA_CLEAN = tmp_check_regress tmp_check_iso test/output_iso results regression.diffs regression.out
+
+# pgTAP suites, against a running server (PG* environment variables)
+.PHONY: pgtap
+pgtap:
+	pg_prove --failures test/pgtap/*.sql

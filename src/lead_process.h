@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * lead_process.h
+ *	  Declarations shared by the lead_process C modules: GUC variables,
+ *	  SQLSTATEs of our own, the trigger protocol helper and the version
+ *	  shims.  Every PG_VERSION_NUM test of the project lives here.
+ *
+ * IDENTIFICATION
+ *	  src/lead_process.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LEAD_PROCESS_H
+#define LEAD_PROCESS_H
+
+#include "fmgr.h"
+#include "commands/trigger.h"
+#include "utils/timestamp.h"
+
+/*
+ * SQLSTATE class LP is ours.  Standard codes are used wherever one fits;
+ * these cover the process rules that have no standard equivalent.
+ */
+#define ERRCODE_LP_INVALID_TRANSITION	MAKE_SQLSTATE('L','P','0','0','1')
+#define ERRCODE_LP_INVALID_REASON		MAKE_SQLSTATE('L','P','0','0','2')
+
+/* Bits for lp_check_trigger()'s expected events */
+#define LP_TRIG_INSERT	0x01
+#define LP_TRIG_UPDATE	0x02
+#define LP_TRIG_DELETE	0x04
+#define LP_TRIG_TRUNCATE 0x08
+
+/* GUC variables (lead_process.c) */
+extern char *lp_actor;
+extern int	lp_max_future_skew;
+
+/* lead_process.c */
+extern void lp_check_trigger(FunctionCallInfo fcinfo, const char *funcname,
+							 bool before, bool row, int events);
+
+/* lp_cache.c */
+extern void lp_cache_init(void);
+
+/*
+ * Version shims.  PostgreSQL 15 is the first target; 13-17 must build.
+ */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+#endif							/* LEAD_PROCESS_H */

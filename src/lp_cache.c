@@ -1,0 +1,469 @@
+/*-------------------------------------------------------------------------
+ *
+ * lp_cache.c
+ *	  Per-backend cache of the process configuration.
+ *
+ * The stage machine consults stages, statuses, the transition graph and the
+ * reason catalog on every stage change.  Reading four tables each time would
+ * cost more than the change itself, so the whole configuration is loaded once
+ * into a memory context under CacheMemoryContext and kept until one of the
+ * configuration tables changes.
+ *
+ * Invariants and invalidation:
+ *	- An AFTER STATEMENT trigger on each configuration table calls
+ *	  CacheInvalidateRelcache() on it (lp_config_changed_trigger, lp_stage.c).
+ *	  The invalidation is applied to our own backend at the next command
+ *	  boundary and broadcast to every other backend at commit, so an edit
+ *	  takes effect everywhere without reconnecting.
+ *	- lp_relcache_callback() bumps inval_generation when it hears about one of
+ *	  our relations, or about "all relations" (InvalidOid).  The cache is valid
+ *	  only while the generation it was built at equals the current one; an
+ *	  invalidation that arrives while a load is running therefore makes the
+ *	  next lp_process_get() load again.
+ *	- A new cache is built in a context parented to the current (transaction)
+ *	  context and moved under CacheMemoryContext only when complete, so an
+ *	  error during the load leaks nothing and leaves the old cache in place.
+ *
+ * Locking: the loads are plain SELECTs (AccessShareLock); the cache holds no
+ * lock between transactions.
+ *
+ * IDENTIFICATION
+ *	  src/lp_cache.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "lead_process.h"
+#include "lp_cache.h"
+
+/* Relations whose change invalidates the cache */
+#define LP_NRELIDS 6
+
+static LpProcess *lp_process = NULL;
+static MemoryContext lp_process_context = NULL;
+static uint64 inval_generation = 1;
+static uint64 built_generation = 0;
+static Oid	lp_relids[LP_NRELIDS];
+
+static const char *const kind_names[] = {
+	"advance", "fast-track", "accept", "reject",
+	"recycle", "disqualify", "win", "reopen"
+};
+
+/*
+ * lp_relcache_callback
+ *		Forget the cache when one of our relations changes.
+ *
+ * Called from invalidation processing, so it must not touch the catalogs;
+ * it only compares OIDs and bumps a counter.
+ */
+static void
+lp_relcache_callback(Datum arg, Oid relid)
+{
+	(void) arg;
+	if (relid == InvalidOid)
+	{
+		inval_generation++;
+		return;
+	}
+	for (int i = 0; i < LP_NRELIDS; i++)
+	{
+		if (lp_relids[i] == relid)
+		{
+			inval_generation++;
+			return;
+		}
+	}
+}
+
+/*
+ * lp_cache_init
+ *		Register the invalidation callback; called once from _PG_init.
+ */
+void
+lp_cache_init(void)
+{
+	CacheRegisterRelcacheCallback(lp_relcache_callback, (Datum) 0);
+}
+
+/*
+ * kind_from_text
+ *		Map a transition kind name to LpKind.  The CHECK constraint on
+ *		lead_process.transition.kind makes an unknown name impossible.
+ */
+static LpKind
+kind_from_text(const char *kind)
+{
+	for (int i = 0; i < (int) lengthof(kind_names); i++)
+	{
+		if (strcmp(kind, kind_names[i]) == 0)
+			return (LpKind) i;
+	}
+	elog(ERROR, "unrecognized transition kind \"%s\"", kind);
+	return LP_KIND_ADVANCE;		/* keep compiler quiet */
+}
+
+const char *
+lp_kind_name(LpKind kind)
+{
+	return kind_names[kind];
+}
+
+/*
+ * lp_kind_needs_reason
+ *		Edges that send a lead back or out of the funnel need a reason code.
+ */
+bool
+lp_kind_needs_reason(LpKind kind)
+{
+	return kind == LP_KIND_REJECT || kind == LP_KIND_RECYCLE ||
+		kind == LP_KIND_DISQUALIFY;
+}
+
+/*
+ * relid_in
+ *		OID of lead_process.<relname>; error if the extension's tables are
+ *		missing (the library loaded without the extension installed).
+ */
+static Oid
+relid_in(Oid nsp, const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("relation \"lead_process.%s\" does not exist", relname),
+				errhint("Run CREATE EXTENSION lead_process in this database."));
+	return relid;
+}
+
+static AttrNumber
+lead_attnum(Oid relid, const char *attname)
+{
+	AttrNumber	attnum = get_attnum(relid, attname);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of lead_process.lead is missing", attname);
+	return attnum;
+}
+
+/*
+ * spi_text
+ *		Column of the current SPI row as a palloc'd C string, or NULL.
+ */
+static char *
+spi_text(uint64 row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+static bool
+spi_bool(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row],
+								  SPI_tuptable->tupdesc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+static void
+spi_run(const char *sql)
+{
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", sql);
+}
+
+/*
+ * load_process
+ *		Read the configuration tables into a new LpProcess allocated in cxt.
+ *		Runs as the owner of the configuration, so that a session that may
+ *		only write leads still gets the process it must obey.
+ */
+static LpProcess *
+load_process(MemoryContext cxt)
+{
+	LpProcess  *proc;
+	Oid			nsp;
+	Oid			save_userid;
+	int			save_sec;
+	HeapTuple	tup;
+	MemoryContext oldcxt;
+
+	nsp = get_namespace_oid("lead_process", true);
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("schema \"lead_process\" does not exist"),
+				errhint("Run CREATE EXTENSION lead_process in this database."));
+
+	proc = MemoryContextAllocZero(cxt, sizeof(LpProcess));
+	lp_relids[0] = relid_in(nsp, "stage");
+	lp_relids[1] = relid_in(nsp, "stage_status");
+	lp_relids[2] = relid_in(nsp, "transition");
+	lp_relids[3] = relid_in(nsp, "reason");
+	lp_relids[4] = proc->lead_relid = relid_in(nsp, "lead");
+	lp_relids[5] = proc->history_relid = relid_in(nsp, "stage_history");
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(proc->history_relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", proc->history_relid);
+	proc->history_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	proc->lead.id = lead_attnum(proc->lead_relid, "id");
+	proc->lead.stage = lead_attnum(proc->lead_relid, "stage");
+	proc->lead.status = lead_attnum(proc->lead_relid, "status");
+	proc->lead.stage_reason = lead_attnum(proc->lead_relid, "stage_reason");
+	proc->lead.owner = lead_attnum(proc->lead_relid, "owner");
+	proc->lead.score = lead_attnum(proc->lead_relid, "score");
+	proc->lead.stage_changed_at = lead_attnum(proc->lead_relid, "stage_changed_at");
+	proc->lead.recycle_count = lead_attnum(proc->lead_relid, "recycle_count");
+	proc->lead.last_recycled_at = lead_attnum(proc->lead_relid, "last_recycled_at");
+	proc->lead.created_at = lead_attnum(proc->lead_relid, "created_at");
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(proc->history_owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* Stages, in funnel order */
+	spi_run("SELECT name, position, is_terminal, is_won "
+			"FROM lead_process.stage ORDER BY position");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	proc->nstages = (int) SPI_processed;
+	proc->stages = palloc0(sizeof(LpStage) * Max(proc->nstages, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		LpStage    *s = &proc->stages[i];
+
+		s->name = spi_text(i, 1);
+		s->position = pg_strtoint32(spi_text(i, 2));
+		s->is_terminal = spi_bool(i, 3);
+		s->is_won = spi_bool(i, 4);
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	/* Statuses, attached to their stage in display order */
+	spi_run("SELECT stage, status, is_default "
+			"FROM lead_process.stage_status ORDER BY stage, position");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *stage = SPI_getvalue(SPI_tuptable->vals[i],
+										 SPI_tuptable->tupdesc, 1);
+		int			si = lp_stage_find(proc, stage);
+		LpStage    *s;
+
+		if (si < 0)
+			continue;			/* FK makes this impossible */
+		s = &proc->stages[si];
+		if (s->statuses == NULL)
+			s->statuses = palloc(sizeof(char *) * SPI_processed);
+		s->statuses[s->nstatuses] = spi_text(i, 2);
+		if (spi_bool(i, 3))
+			s->default_status = s->statuses[s->nstatuses];
+		s->nstatuses++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	/* Transitions, grouped by source, targets in funnel order */
+	spi_run("SELECT t.from_stage, t.to_stage, t.kind, t.to_status "
+			"FROM lead_process.transition t "
+			"JOIN lead_process.stage f ON f.name OPERATOR(pg_catalog.=) t.from_stage "
+			"JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) t.to_stage "
+			"ORDER BY f.position, s.position");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	proc->ntransitions = (int) SPI_processed;
+	proc->transitions = palloc0(sizeof(LpTransition) * Max(proc->ntransitions, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		LpTransition *t = &proc->transitions[i];
+
+		t->from = lp_stage_find(proc, spi_text(i, 1));
+		t->to = lp_stage_find(proc, spi_text(i, 2));
+		t->kind = kind_from_text(spi_text(i, 3));
+		t->to_status = spi_text(i, 4);
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	/* Reasons */
+	spi_run("SELECT code, kind FROM lead_process.reason "
+			"ORDER BY code COLLATE \"C\"");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	proc->nreasons = (int) SPI_processed;
+	proc->reasons = palloc0(sizeof(LpReason) * Max(proc->nreasons, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *kind = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 2);
+
+		proc->reasons[i].code = spi_text(i, 1);
+		proc->reasons[i].disqualify = strcmp(kind, "disqualify") == 0;
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+
+	return proc;
+}
+
+/*
+ * lp_process_get
+ *		The current process configuration, loading it if needed.
+ *
+ * The returned pointer stays valid until the next call that may process
+ * invalidations (any catalog access); callers fetch it once per trigger call
+ * and do not keep it across SPI calls that may reload it.
+ */
+LpProcess *
+lp_process_get(void)
+{
+	while (lp_process == NULL || built_generation != inval_generation)
+	{
+		uint64		gen = inval_generation;
+		MemoryContext cxt;
+		LpProcess  *proc;
+
+		cxt = AllocSetContextCreate(CurrentMemoryContext,
+									"lead_process cache",
+									ALLOCSET_SMALL_SIZES);
+		proc = load_process(cxt);
+
+		/* Complete: make it permanent and drop the old one */
+		MemoryContextSetParent(cxt, CacheMemoryContext);
+		if (lp_process_context != NULL)
+			MemoryContextDelete(lp_process_context);
+		lp_process_context = cxt;
+		lp_process = proc;
+		built_generation = gen;
+	}
+	return lp_process;
+}
+
+/*
+ * lp_stage_find
+ *		Index of the named stage, or -1.  A process has a handful of stages,
+ *		so a linear scan beats hashing.
+ */
+int
+lp_stage_find(LpProcess *proc, const char *name)
+{
+	for (int i = 0; i < proc->nstages; i++)
+	{
+		if (strcmp(proc->stages[i].name, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const LpTransition *
+lp_transition_find(LpProcess *proc, int from, int to)
+{
+	for (int i = 0; i < proc->ntransitions; i++)
+	{
+		const LpTransition *t = &proc->transitions[i];
+
+		if (t->from == from && t->to == to)
+			return t;
+	}
+	return NULL;
+}
+
+bool
+lp_stage_has_status(const LpStage *stage, const char *status)
+{
+	for (int i = 0; i < stage->nstatuses; i++)
+	{
+		if (strcmp(stage->statuses[i], status) == 0)
+			return true;
+	}
+	return false;
+}
+
+const LpReason *
+lp_reason_find(LpProcess *proc, const char *code)
+{
+	for (int i = 0; i < proc->nreasons; i++)
+	{
+		if (strcmp(proc->reasons[i].code, code) == 0)
+			return &proc->reasons[i];
+	}
+	return NULL;
+}
+
+/*
+ * lp_describe_targets
+ *		"sal (accept), lead (reject)" for the DETAIL of a refused transition.
+ */
+void
+lp_describe_targets(LpProcess *proc, int from, StringInfo buf)
+{
+	bool		first = true;
+
+	for (int i = 0; i < proc->ntransitions; i++)
+	{
+		const LpTransition *t = &proc->transitions[i];
+
+		if (t->from != from)
+			continue;
+		appendStringInfo(buf, "%s%s (%s)", first ? "" : ", ",
+						 proc->stages[t->to].name, lp_kind_name(t->kind));
+		first = false;
+	}
+}
+
+void
+lp_describe_statuses(const LpStage *stage, StringInfo buf)
+{
+	for (int i = 0; i < stage->nstatuses; i++)
+		appendStringInfo(buf, "%s%s", i > 0 ? ", " : "", stage->statuses[i]);
+}
+
+void
+lp_describe_reasons(LpProcess *proc, bool disqualify, StringInfo buf)
+{
+	bool		first = true;
+
+	for (int i = 0; i < proc->nreasons; i++)
+	{
+		if (proc->reasons[i].disqualify != disqualify)
+			continue;
+		appendStringInfo(buf, "%s%s", first ? "" : ", ", proc->reasons[i].code);
+		first = false;
+	}
+}
+
+/*
+ * lp_config_changed_trigger
+ *		AFTER STATEMENT trigger on the configuration tables: invalidate the
+ *		process cache of every backend once this transaction commits (and of
+ *		this backend at the next command boundary).
+ */
+PG_FUNCTION_INFO_V1(lp_config_changed_trigger);
+Datum
+lp_config_changed_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	lp_check_trigger(fcinfo, "config_changed_trigger", false, false,
+					 LP_TRIG_INSERT | LP_TRIG_UPDATE | LP_TRIG_DELETE |
+					 LP_TRIG_TRUNCATE);
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * lp_cache.h
+ *	  The per-backend cache of the process configuration: stages, their
+ *	  statuses, the allowed-transition graph and the reason catalog.
+ *
+ * IDENTIFICATION
+ *	  src/lp_cache.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LP_CACHE_H
+#define LP_CACHE_H
+
+#include "access/attnum.h"
+#include "lib/stringinfo.h"
+
+/* Edge kinds of lead_process.transition */
+typedef enum LpKind
+{
+	LP_KIND_ADVANCE,
+	LP_KIND_FAST_TRACK,
+	LP_KIND_ACCEPT,
+	LP_KIND_REJECT,
+	LP_KIND_RECYCLE,
+	LP_KIND_DISQUALIFY,
+	LP_KIND_WIN,
+	LP_KIND_REOPEN
+} LpKind;
+
+typedef struct LpStage
+{
+	char	   *name;
+	int			position;
+	bool		is_terminal;
+	bool		is_won;
+	char	   *default_status; /* NULL when the stage has no status yet */
+	int			nstatuses;
+	char	  **statuses;		/* in display order */
+} LpStage;
+
+typedef struct LpTransition
+{
+	int			from;			/* index into LpProcess.stages */
+	int			to;
+	LpKind		kind;
+	char	   *to_status;		/* NULL: the target's default status */
+} LpTransition;
+
+typedef struct LpReason
+{
+	char	   *code;
+	bool		disqualify;		/* kind disqualify, else recycle */
+} LpReason;
+
+/* Column numbers of lead_process.lead used by the stage trigger */
+typedef struct LpLeadColumns
+{
+	AttrNumber	id;
+	AttrNumber	stage;
+	AttrNumber	status;
+	AttrNumber	stage_reason;
+	AttrNumber	owner;
+	AttrNumber	score;
+	AttrNumber	stage_changed_at;
+	AttrNumber	recycle_count;
+	AttrNumber	last_recycled_at;
+	AttrNumber	created_at;
+} LpLeadColumns;
+
+typedef struct LpProcess
+{
+	int			nstages;
+	LpStage    *stages;			/* sorted by position */
+	int			ntransitions;
+	LpTransition *transitions;	/* sorted by from, then target position */
+	int			nreasons;
+	LpReason   *reasons;		/* sorted by code */
+	Oid			lead_relid;
+	Oid			history_relid;
+	Oid			history_owner;	/* history rows are written as this role */
+	LpLeadColumns lead;
+} LpProcess;
+
+extern LpProcess *lp_process_get(void);
+extern int	lp_stage_find(LpProcess *proc, const char *name);
+extern const LpTransition *lp_transition_find(LpProcess *proc, int from, int to);
+extern bool lp_stage_has_status(const LpStage *stage, const char *status);
+extern const LpReason *lp_reason_find(LpProcess *proc, const char *code);
+extern const char *lp_kind_name(LpKind kind);
+extern bool lp_kind_needs_reason(LpKind kind);
+extern void lp_describe_targets(LpProcess *proc, int from, StringInfo buf);
+extern void lp_describe_statuses(const LpStage *stage, StringInfo buf);
+extern void lp_describe_reasons(LpProcess *proc, bool disqualify, StringInfo buf);
+
+#endif							/* LP_CACHE_H */

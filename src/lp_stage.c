@@ -1,0 +1,1022 @@
+/*-------------------------------------------------------------------------
+ *
+ * lp_stage.c
+ *	  The stage machine: validation and recording of every stage change of a
+ *	  lead, whether it comes from move(), recycle(), disqualify() or a plain
+ *	  UPDATE of lead.stage by any client.
+ *
+ * All paths meet in one BEFORE ROW trigger on lead_process.lead
+ * (lp_lead_stage_trigger).  The functions only prepare a "pending change"
+ * (reason, actor, effective time, cause) for one lead and run an UPDATE; the
+ * trigger finds the pending change and treats it exactly like a client's
+ * UPDATE otherwise.  So there is one rule book and one history writer.
+ *
+ * Invariants:
+ *	- A change of lead.stage follows a row of lead_process.transition, or the
+ *	  statement fails; reject, recycle and disqualify edges need a reason
+ *	  code of the matching kind.
+ *	- Every real change of stage or status writes exactly one stage_history
+ *	  row, in the same transaction, before the new lead version is stored;
+ *	  an INSERT writes the lead's initial row (kind "create").
+ *	- lead.stage_changed_at, recycle_count and last_recycled_at are written
+ *	  only here.
+ *
+ * Concurrency: a BEFORE ROW UPDATE trigger runs after the executor has
+ * locked the row and, under READ COMMITTED, re-read its newest version, so
+ * the OLD stage we validate against is the one our change replaces.  Two
+ * sessions moving the same lead serialise on that row lock; the second one
+ * validates against the first one's result, and a move to the stage the lead
+ * already has is a no-op that writes no history.  History rows are inserted
+ * as the owner of stage_history, so writers need no privilege on it and
+ * cannot forge or rewrite it.
+ *
+ * IDENTIFICATION
+ *	  src/lp_stage.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "lead_process.h"
+#include "lp_cache.h"
+
+/*
+ * A change requested through move(), recycle() or disqualify(), waiting for
+ * the trigger to pick it up.  Lives on the requesting function's stack; the
+ * pointer is restored in PG_FINALLY, so nested requests stack correctly.
+ */
+typedef struct LpPending
+{
+	int64		lead_id;
+	const char *reason;
+	const char *actor;
+	bool		has_at;
+	TimestampTz at;
+	const char *cause;
+	bool		changed;		/* set by the trigger */
+} LpPending;
+
+static LpPending *lp_pending = NULL;
+
+/* Kept SPI plans */
+static SPIPlanPtr history_plan = NULL;
+static SPIPlanPtr move_plan = NULL;
+static SPIPlanPtr exists_plan = NULL;
+static SPIPlanPtr lock_plan = NULL;
+
+/* One stage change, as the trigger sees it */
+typedef struct LpChange
+{
+	int64		lead_id;
+	const char *from_stage;
+	const char *to_stage;
+	const char *from_status;
+	const char *to_status;
+	const char *kind;
+	const char *cause;
+	const char *reason;
+	TimestampTz changed_at;
+	const char *actor;
+	const char *owner;
+	int32		score;
+} LpChange;
+
+/*
+ * get_text
+ *		Text column of a tuple as a C string, or NULL.
+ */
+static char *
+get_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, tupdesc, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static bool
+text_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * datum_changed
+ *		Whether a fixed-width column differs between the old and new row.
+ */
+static bool
+datum_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc tupdesc,
+			  AttrNumber attnum)
+{
+	bool		oldnull,
+				newnull;
+	Datum		o = heap_getattr(oldtup, attnum, tupdesc, &oldnull);
+	Datum		n = heap_getattr(newtup, attnum, tupdesc, &newnull);
+	Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+
+	if (oldnull || newnull)
+		return oldnull != newnull;
+	return !datumIsEqual(o, n, att->attbyval, att->attlen);
+}
+
+/*
+ * current_actor
+ *		The application actor: the one passed to the function, else the
+ *		session's lead_process.actor, else NULL.
+ */
+static const char *
+current_actor(void)
+{
+	if (lp_pending != NULL && lp_pending->actor != NULL)
+		return lp_pending->actor;
+	if (lp_actor != NULL && lp_actor[0] != '\0')
+		return lp_actor;
+	return NULL;
+}
+
+/*
+ * check_change_time
+ *		Refuse change times that are not finite or lie too far in the future
+ *		(a client clock error), and, for an UPDATE, times before the lead's
+ *		previous stage change (history would run backwards).
+ */
+static void
+check_change_time(int64 lead_id, TimestampTz at, bool has_previous,
+				  TimestampTz previous, const char *previous_stage)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				errmsg("stage change time of lead " INT64_FORMAT " must be finite",
+					   lead_id),
+				errdetail("The change is dated %s.", timestamptz_to_str(at)));
+	if (at > now &&
+		at - now > (int64) lp_max_future_skew * USECS_PER_SEC)
+		ereport(ERROR,
+				errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				errmsg("stage change of lead " INT64_FORMAT " is dated too far in the future",
+					   lead_id),
+				errdetail("The change is dated %s, more than %d seconds after the transaction time %s.",
+						  timestamptz_to_str(at), lp_max_future_skew,
+						  timestamptz_to_str(now)),
+				errhint("Check the client's clock, or raise lead_process.max_future_skew."));
+	if (has_previous && at < previous)
+		ereport(ERROR,
+				errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				errmsg("stage change of lead " INT64_FORMAT " cannot be dated before its previous stage change",
+					   lead_id),
+				errdetail("The change is dated %s; the lead entered stage \"%s\" at %s.",
+						  timestamptz_to_str(at), previous_stage,
+						  timestamptz_to_str(previous)));
+}
+
+/*
+ * record_change
+ *		Append one row to stage_history, as the owner of that table.
+ */
+static void
+record_change(LpProcess *proc, const LpChange *c)
+{
+	Datum		values[13];
+	char		nulls[13];
+	Oid			save_userid;
+	int			save_sec;
+	char	   *changed_by = GetUserNameFromId(GetUserId(), false);
+
+	memset(nulls, ' ', sizeof(nulls));
+#define TEXT_ARG(i, s) \
+	do { \
+		if ((s) != NULL) values[i] = CStringGetTextDatum(s); \
+		else { values[i] = (Datum) 0; nulls[i] = 'n'; } \
+	} while (0)
+	values[0] = Int64GetDatum(c->lead_id);
+	TEXT_ARG(1, c->from_stage);
+	TEXT_ARG(2, c->to_stage);
+	TEXT_ARG(3, c->from_status);
+	TEXT_ARG(4, c->to_status);
+	TEXT_ARG(5, c->kind);
+	TEXT_ARG(6, c->cause);
+	TEXT_ARG(7, c->reason);
+	values[8] = TimestampTzGetDatum(c->changed_at);
+	TEXT_ARG(9, changed_by);
+	TEXT_ARG(10, c->actor);
+	TEXT_ARG(11, c->owner);
+	values[12] = Int32GetDatum(c->score);
+#undef TEXT_ARG
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(proc->history_owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (history_plan == NULL)
+	{
+		Oid			argtypes[13] = {
+			INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+			TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID
+		};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO lead_process.stage_history "
+						   "(lead_id, from_stage, to_stage, from_status, to_status, "
+						   "kind, cause, reason, changed_at, changed_by, actor, "
+						   "owner, score) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+						   13, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare stage_history insert: %s",
+				 SPI_result_code_string(SPI_result));
+		history_plan = plan;
+	}
+	if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "stage_history insert failed");
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * check_status
+ *		The status must belong to the stage.
+ */
+static void
+check_status(const LpStage *stage, const char *status, int64 lead_id)
+{
+	StringInfoData buf;
+
+	if (lp_stage_has_status(stage, status))
+		return;
+	initStringInfo(&buf);
+	lp_describe_statuses(stage, &buf);
+	ereport(ERROR,
+			errcode(ERRCODE_UNDEFINED_OBJECT),
+			errmsg("status \"%s\" does not exist in stage \"%s\"",
+				   status, stage->name),
+			errdetail("Lead " INT64_FORMAT ": stage \"%s\" has statuses: %s.",
+					  lead_id, stage->name, buf.len > 0 ? buf.data : "(none)"),
+			errhint("Add the status to lead_process.stage_status first."));
+}
+
+/*
+ * find_stage_or_error
+ *		Index of a stage named by a client, with a clear error if unknown.
+ */
+static int
+find_stage_or_error(LpProcess *proc, const char *name, int64 lead_id)
+{
+	int			si = lp_stage_find(proc, name);
+	StringInfoData buf;
+
+	if (si >= 0)
+		return si;
+	initStringInfo(&buf);
+	for (int i = 0; i < proc->nstages; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", proc->stages[i].name);
+	ereport(ERROR,
+			errcode(ERRCODE_UNDEFINED_OBJECT),
+			errmsg("stage \"%s\" does not exist", name),
+			errdetail("Lead " INT64_FORMAT ": the stages are %s.", lead_id,
+					  buf.len > 0 ? buf.data : "(none)"),
+			errhint("Stages are configured in lead_process.stage."));
+	return -1;					/* keep compiler quiet */
+}
+
+/*
+ * check_reason
+ *		Reject, recycle and disqualify edges need a reason code of the
+ *		matching kind; other edges take an optional free-text note.
+ */
+static void
+check_reason(LpProcess *proc, const LpTransition *t, const char *reason,
+			 int64 lead_id)
+{
+	bool		disq = (t->kind == LP_KIND_DISQUALIFY);
+	const LpReason *r;
+	StringInfoData buf;
+
+	if (!lp_kind_needs_reason(t->kind))
+		return;
+	r = reason ? lp_reason_find(proc, reason) : NULL;
+	if (r != NULL && r->disqualify == disq)
+		return;
+
+	initStringInfo(&buf);
+	lp_describe_reasons(proc, disq, &buf);
+	if (reason == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_LP_INVALID_REASON),
+				errmsg("moving lead " INT64_FORMAT " from \"%s\" to \"%s\" requires a reason",
+					   lead_id, proc->stages[t->from].name,
+					   proc->stages[t->to].name),
+				errdetail("Transitions of kind \"%s\" take a reason code: %s.",
+						  lp_kind_name(t->kind), buf.data),
+				errhint("Pass the reason to lead_process.%s(), or set lead.stage_reason in the same UPDATE.",
+						disq ? "disqualify" : "recycle"));
+	ereport(ERROR,
+			errcode(ERRCODE_LP_INVALID_REASON),
+			errmsg("invalid %s reason \"%s\"", disq ? "disqualify" : "recycle",
+				   reason),
+			errdetail("Transitions of kind \"%s\" take a reason code: %s.",
+					  lp_kind_name(t->kind), buf.data),
+			errhint("Add the reason to lead_process.reason with kind \"%s\" first.",
+					disq ? "disqualify" : "recycle"));
+}
+
+/*
+ * refuse_transition
+ *		The ERROR for a transition that the graph does not allow.
+ */
+static void
+refuse_transition(LpProcess *proc, int from, int to, int64 lead_id,
+				  Relation rel)
+{
+	const LpStage *f = &proc->stages[from];
+	const LpStage *t = &proc->stages[to];
+	StringInfoData allowed;
+	bool		can_recycle = false;
+
+	initStringInfo(&allowed);
+	lp_describe_targets(proc, from, &allowed);
+	for (int i = 0; i < proc->ntransitions; i++)
+	{
+		if (proc->transitions[i].from == from &&
+			(proc->transitions[i].kind == LP_KIND_RECYCLE ||
+			 proc->transitions[i].kind == LP_KIND_REJECT))
+			can_recycle = true;
+	}
+
+	if (allowed.len == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_LP_INVALID_TRANSITION),
+				errmsg("invalid stage transition from \"%s\" to \"%s\"",
+					   f->name, t->name),
+				errdetail("Lead " INT64_FORMAT " is in stage \"%s\", which allows no transitions%s.",
+						  lead_id, f->name, f->is_terminal ? " (it is terminal)" : ""),
+				errhint("An administrator can add an edge from \"%s\" to lead_process.transition.",
+						f->name),
+				errtable(rel));
+	else if (t->position < f->position && can_recycle)
+		ereport(ERROR,
+				errcode(ERRCODE_LP_INVALID_TRANSITION),
+				errmsg("invalid stage transition from \"%s\" to \"%s\"",
+					   f->name, t->name),
+				errdetail("Lead " INT64_FORMAT ": stage \"%s\" allows transitions to: %s.",
+						  lead_id, f->name, allowed.data),
+				errhint("To send the lead back to marketing, recycle it with lead_process.recycle()."),
+				errtable(rel));
+	else
+		ereport(ERROR,
+				errcode(ERRCODE_LP_INVALID_TRANSITION),
+				errmsg("invalid stage transition from \"%s\" to \"%s\"",
+					   f->name, t->name),
+				errdetail("Lead " INT64_FORMAT ": stage \"%s\" allows transitions to: %s.",
+						  lead_id, f->name, allowed.data),
+				errhint("Move the lead one allowed step at a time; lead_process.allowed_transitions(lead_id) lists them."),
+				errtable(rel));
+}
+
+/*
+ * refuse_maintained
+ *		A client tried to write a column that only the stage machine writes.
+ */
+static void
+refuse_maintained(const char *column, int64 lead_id, const char *hint)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_GENERATED_ALWAYS),
+			errmsg("column \"%s\" of lead " INT64_FORMAT " is maintained by lead_process",
+				   column, lead_id),
+			hint ? errhint("%s", hint) : 0);
+}
+
+/*
+ * on_insert
+ *		A new lead: fill in stage, status and the time it entered the stage,
+ *		and check them.  Returns the tuple to store; the AFTER trigger
+ *		records it.
+ */
+static HeapTuple
+on_insert(LpProcess *proc, Relation rel, HeapTuple newtup)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	LpLeadColumns *col = &proc->lead;
+	bool		isnull;
+	Datum		d;
+	int64		lead_id;
+	char	   *stage_name;
+	char	   *status;
+	int			si;
+	TimestampTz changed_at;
+	int			cols[3];
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			ncols = 0;
+
+	d = heap_getattr(newtup, col->id, tupdesc, &isnull);
+	if (isnull)
+		return newtup;			/* the NOT NULL constraint will complain */
+	lead_id = DatumGetInt64(d);
+
+	stage_name = get_text(newtup, tupdesc, col->stage);
+	if (stage_name == NULL)
+	{
+		/* The first non-terminal stage of the funnel */
+		si = -1;
+		for (int i = 0; i < proc->nstages && si < 0; i++)
+		{
+			if (!proc->stages[i].is_terminal)
+				si = i;
+		}
+		if (si < 0)
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("no initial stage is configured"),
+					errdetail("Lead " INT64_FORMAT " has no stage and lead_process.stage has no non-terminal stage.",
+							  lead_id),
+					errhint("Give the lead a stage, or add stages to lead_process.stage."));
+		stage_name = proc->stages[si].name;
+		cols[ncols] = col->stage;
+		values[ncols++] = CStringGetTextDatum(stage_name);
+	}
+	else
+		si = find_stage_or_error(proc, stage_name, lead_id);
+
+	status = get_text(newtup, tupdesc, col->status);
+	if (status == NULL)
+	{
+		status = proc->stages[si].default_status;
+		if (status == NULL)
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("stage \"%s\" has no default status", stage_name),
+					errdetail("Lead " INT64_FORMAT " was given no status.", lead_id),
+					errhint("Give the lead a status, or mark one status of the stage as default in lead_process.stage_status."));
+		cols[ncols] = col->status;
+		values[ncols++] = CStringGetTextDatum(status);
+	}
+	else
+		check_status(&proc->stages[si], status, lead_id);
+
+	d = heap_getattr(newtup, col->stage_changed_at, tupdesc, &isnull);
+	if (isnull)
+	{
+		d = heap_getattr(newtup, col->created_at, tupdesc, &isnull);
+		changed_at = isnull ? GetCurrentTransactionStartTimestamp() :
+			DatumGetTimestampTz(d);
+		cols[ncols] = col->stage_changed_at;
+		values[ncols++] = TimestampTzGetDatum(changed_at);
+	}
+	else
+		changed_at = DatumGetTimestampTz(d);
+	check_change_time(lead_id, changed_at, false, 0, NULL);
+
+	if (ncols > 0)
+		newtup = heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols,
+										   values, nulls);
+	return newtup;
+}
+
+/*
+ * on_update
+ *		A lead changes: validate a change of stage or status, stamp the
+ *		maintained columns (status, stage_changed_at, stage_reason,
+ *		recycle_count, last_recycled_at).  Returns the tuple to store; the
+ *		AFTER trigger records it from the stamped columns.
+ */
+static HeapTuple
+on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	LpLeadColumns *col = &proc->lead;
+	bool		isnull;
+	int64		lead_id;
+	LpPending  *pending = NULL;
+	char	   *old_stage,
+			   *new_stage,
+			   *old_status,
+			   *new_status;
+	bool		stage_changed;
+	bool		status_changed;
+	int			from,
+				to;
+	const LpTransition *t;
+	const char *reason;
+	TimestampTz changed_at;
+	TimestampTz old_changed_at;
+	int			cols[5];
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int			ncols = 0;
+	Datum		d;
+
+	lead_id = DatumGetInt64(heap_getattr(oldtup, col->id, tupdesc, &isnull));
+	if (datum_changed(oldtup, newtup, tupdesc, col->id))
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("cannot change the id of lead " INT64_FORMAT, lead_id),
+				errdetail("Stage history, activities and contact attempts refer to the lead by id."));
+	if (datum_changed(oldtup, newtup, tupdesc, col->recycle_count))
+		refuse_maintained("recycle_count", lead_id,
+						  "It counts recycle and reject transitions.");
+	if (datum_changed(oldtup, newtup, tupdesc, col->last_recycled_at))
+		refuse_maintained("last_recycled_at", lead_id,
+						  "It is set by recycle and reject transitions.");
+
+	old_stage = get_text(oldtup, tupdesc, col->stage);
+	new_stage = get_text(newtup, tupdesc, col->stage);
+	old_status = get_text(oldtup, tupdesc, col->status);
+	new_status = get_text(newtup, tupdesc, col->status);
+	stage_changed = !text_equal(old_stage, new_stage);
+	status_changed = !text_equal(old_status, new_status);
+
+	if (lp_pending != NULL && lp_pending->lead_id == lead_id)
+		pending = lp_pending;
+
+	if (!stage_changed)
+	{
+		if (datum_changed(oldtup, newtup, tupdesc, col->stage_changed_at))
+			refuse_maintained("stage_changed_at", lead_id,
+							  "It may only be set in the UPDATE that changes the stage, to backdate that change.");
+		if (!status_changed)
+			return newtup;
+		if (new_status == NULL)
+			return newtup;		/* the NOT NULL constraint will complain */
+
+		/* A change of status inside the stage */
+		check_status(&proc->stages[find_stage_or_error(proc, new_stage, lead_id)],
+					 new_status, lead_id);
+		return newtup;
+	}
+
+	if (new_stage == NULL)
+		return newtup;			/* the NOT NULL constraint will complain */
+
+	from = find_stage_or_error(proc, old_stage, lead_id);
+	to = find_stage_or_error(proc, new_stage, lead_id);
+	t = lp_transition_find(proc, from, to);
+	if (t == NULL)
+		refuse_transition(proc, from, to, lead_id, rel);
+
+	/* Reason: the function's, else one set in this UPDATE */
+	if (pending != NULL)
+		reason = pending->reason;
+	else
+	{
+		char	   *old_reason = get_text(oldtup, tupdesc, col->stage_reason);
+
+		reason = get_text(newtup, tupdesc, col->stage_reason);
+		if (text_equal(reason, old_reason))
+			reason = NULL;
+	}
+	check_reason(proc, t, reason, lead_id);
+
+	/* Status: given in this UPDATE, else the edge's, else the default */
+	if (status_changed && new_status != NULL)
+		check_status(&proc->stages[to], new_status, lead_id);
+	else
+	{
+		new_status = t->to_status ? t->to_status :
+			proc->stages[to].default_status;
+		if (new_status == NULL)
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("stage \"%s\" has no default status", new_stage),
+					errdetail("Lead " INT64_FORMAT " moves to it without a status.", lead_id),
+					errhint("Mark one status of the stage as default in lead_process.stage_status."));
+	}
+
+	/* Effective time: the function's, else one set in this UPDATE, else now */
+	old_changed_at = DatumGetTimestampTz(heap_getattr(oldtup, col->stage_changed_at,
+													  tupdesc, &isnull));
+	if (pending != NULL && pending->has_at)
+		changed_at = pending->at;
+	else if (datum_changed(oldtup, newtup, tupdesc, col->stage_changed_at))
+	{
+		d = heap_getattr(newtup, col->stage_changed_at, tupdesc, &isnull);
+		changed_at = isnull ? GetCurrentTransactionStartTimestamp() :
+			DatumGetTimestampTz(d);
+	}
+	else
+		changed_at = GetCurrentTransactionStartTimestamp();
+	check_change_time(lead_id, changed_at, true, old_changed_at, old_stage);
+
+	cols[ncols] = col->status;
+	values[ncols++] = CStringGetTextDatum(new_status);
+	cols[ncols] = col->stage_changed_at;
+	values[ncols++] = TimestampTzGetDatum(changed_at);
+	cols[ncols] = col->stage_reason;
+	if (reason != NULL)
+		values[ncols++] = CStringGetTextDatum(reason);
+	else
+	{
+		values[ncols] = (Datum) 0;
+		nulls[ncols++] = true;
+	}
+	if (t->kind == LP_KIND_RECYCLE || t->kind == LP_KIND_REJECT)
+	{
+		d = heap_getattr(oldtup, col->recycle_count, tupdesc, &isnull);
+		cols[ncols] = col->recycle_count;
+		values[ncols++] = Int32GetDatum((isnull ? 0 : DatumGetInt32(d)) + 1);
+		cols[ncols] = col->last_recycled_at;
+		values[ncols++] = TimestampTzGetDatum(changed_at);
+	}
+	return heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols, values,
+									 nulls);
+}
+
+/*
+ * lp_lead_stage_trigger
+ *		BEFORE INSERT OR UPDATE FOR EACH ROW on lead_process.lead.
+ */
+PG_FUNCTION_INFO_V1(lp_lead_stage_trigger);
+Datum
+lp_lead_stage_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	LpProcess  *proc;
+	HeapTuple	result;
+
+	lp_check_trigger(fcinfo, "lead_stage_trigger", true, true,
+					 LP_TRIG_INSERT | LP_TRIG_UPDATE);
+	proc = lp_process_get();
+	if (RelationGetRelid(trigdata->tg_relation) != proc->lead_relid)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("function \"%s\" must be fired for table \"lead_process.lead\"",
+					   "lead_stage_trigger"));
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		result = on_insert(proc, trigdata->tg_relation, trigdata->tg_trigtuple);
+	else
+		result = on_update(proc, trigdata->tg_relation, trigdata->tg_trigtuple,
+						   trigdata->tg_newtuple);
+	return PointerGetDatum(result);
+}
+
+/*
+ * lp_lead_history_trigger
+ *		AFTER INSERT OR UPDATE FOR EACH ROW on lead_process.lead, with a WHEN
+ *		clause that skips updates leaving stage and status alone.  Writes the
+ *		stage_history row of the change that the BEFORE trigger validated and
+ *		stamped into the row.  Recording after the row is stored means that a
+ *		row another BEFORE trigger suppressed leaves no history, and that the
+ *		history row's foreign key finds its lead.
+ */
+PG_FUNCTION_INFO_V1(lp_lead_history_trigger);
+Datum
+lp_lead_history_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	LpProcess  *proc;
+	TupleDesc	tupdesc;
+	LpLeadColumns *col;
+	HeapTuple	newtup;
+	HeapTuple	oldtup = NULL;
+	LpPending  *pending = NULL;
+	LpChange	c;
+	bool		isnull;
+	Datum		d;
+
+	lp_check_trigger(fcinfo, "lead_history_trigger", false, true,
+					 LP_TRIG_INSERT | LP_TRIG_UPDATE);
+	proc = lp_process_get();
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	col = &proc->lead;
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		oldtup = trigdata->tg_trigtuple;
+		newtup = trigdata->tg_newtuple;
+	}
+	else
+		newtup = trigdata->tg_trigtuple;
+
+	memset(&c, 0, sizeof(c));
+	c.lead_id = DatumGetInt64(heap_getattr(newtup, col->id, tupdesc, &isnull));
+	if (lp_pending != NULL && lp_pending->lead_id == c.lead_id)
+		pending = lp_pending;
+	c.to_stage = get_text(newtup, tupdesc, col->stage);
+	c.to_status = get_text(newtup, tupdesc, col->status);
+	c.actor = current_actor();
+	c.owner = get_text(newtup, tupdesc, col->owner);
+	d = heap_getattr(newtup, col->score, tupdesc, &isnull);
+	c.score = isnull ? 0 : DatumGetInt32(d);
+	c.reason = get_text(newtup, tupdesc, col->stage_reason);
+	c.changed_at = DatumGetTimestampTz(heap_getattr(newtup, col->stage_changed_at,
+													tupdesc, &isnull));
+
+	if (oldtup == NULL)
+	{
+		c.kind = "create";
+		c.cause = "insert";
+	}
+	else
+	{
+		c.from_stage = get_text(oldtup, tupdesc, col->stage);
+		c.from_status = get_text(oldtup, tupdesc, col->status);
+		c.cause = pending ? pending->cause : "update";
+		if (text_equal(c.from_stage, c.to_stage))
+		{
+			if (text_equal(c.from_status, c.to_status))
+				return PointerGetDatum(NULL);	/* nothing to record */
+			c.kind = "status";
+			c.reason = NULL;
+			c.changed_at = GetCurrentTransactionStartTimestamp();
+		}
+		else
+		{
+			int			from = lp_stage_find(proc, c.from_stage);
+			int			to = lp_stage_find(proc, c.to_stage);
+			const LpTransition *t = (from >= 0 && to >= 0) ?
+				lp_transition_find(proc, from, to) : NULL;
+
+			if (t == NULL)
+				elog(ERROR, "transition from \"%s\" to \"%s\" of lead " INT64_FORMAT " vanished",
+					 c.from_stage, c.to_stage, c.lead_id);
+			c.kind = lp_kind_name(t->kind);
+			if (pending != NULL)
+				pending->changed = true;
+		}
+	}
+	record_change(proc, &c);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * lp_history_guard_trigger
+ *		BEFORE UPDATE FOR EACH ROW on stage_history: the history is
+ *		append-only, for every role.  (Deleting rows, e.g. to erase a lead,
+ *		needs the admin level's DELETE privilege.)
+ */
+PG_FUNCTION_INFO_V1(lp_history_guard_trigger);
+Datum
+lp_history_guard_trigger(PG_FUNCTION_ARGS)
+{
+	lp_check_trigger(fcinfo, "history_guard_trigger", true, true,
+					 LP_TRIG_UPDATE);
+	ereport(ERROR,
+			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			errmsg("rows of table \"stage_history\" cannot be updated"),
+			errdetail("The stage history is append-only."),
+			errhint("Record a correction as a new stage change instead."));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}
+
+/*
+ * prepare_kept
+ *		Prepare and keep a plan once per backend.
+ */
+static SPIPlanPtr
+prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		*slot = plan;
+	}
+	return *slot;
+}
+
+static void
+lead_not_found(int64 lead_id)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_NO_DATA_FOUND),
+			errmsg("lead " INT64_FORMAT " does not exist", lead_id));
+}
+
+/*
+ * move_internal
+ *		Move a lead to a stage with a reason, actor, time and cause, through
+ *		the same UPDATE path a client would use.  Returns whether the stage
+ *		changed (false: the lead was already there).  Runs with the caller's
+ *		privileges: it needs UPDATE on lead_process.lead.
+ */
+static bool
+move_internal(int64 lead_id, const char *to_stage, const char *reason,
+			  const char *actor, bool has_at, TimestampTz at,
+			  const char *cause)
+{
+	LpPending	p;
+	LpPending  *save = lp_pending;
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	int			rc;
+
+	memset(&p, 0, sizeof(p));
+	p.lead_id = lead_id;
+	p.reason = reason;
+	p.actor = actor;
+	p.has_at = has_at;
+	p.at = at;
+	p.cause = cause;
+
+	values[0] = Int64GetDatum(lead_id);
+	values[1] = CStringGetTextDatum(to_stage);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_kept(&move_plan,
+				 "UPDATE lead_process.lead SET stage = $2 "
+				 "WHERE id OPERATOR(pg_catalog.=) $1 "
+				 "AND stage OPERATOR(pg_catalog.<>) $2",
+				 2, argtypes);
+	PG_TRY();
+	{
+		lp_pending = &p;
+		rc = SPI_execute_plan(move_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "lead update failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 0)
+		{
+			/* Already there, or no such lead? */
+			prepare_kept(&exists_plan,
+						 "SELECT 1 FROM lead_process.lead "
+						 "WHERE id OPERATOR(pg_catalog.=) $1",
+						 1, argtypes);
+			rc = SPI_execute_plan(exists_plan, values, NULL, true, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "lead lookup failed: %s", SPI_result_code_string(rc));
+			if (SPI_processed == 0)
+				lead_not_found(lead_id);
+		}
+	}
+	PG_FINALLY();
+	{
+		lp_pending = save;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return p.changed;
+}
+
+/*
+ * locked_stage
+ *		Lock the lead against concurrent changes and return its stage.
+ */
+static char *
+locked_stage(int64 lead_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	char	   *stage;
+	int			rc;
+	MemoryContext caller = CurrentMemoryContext;
+
+	values[0] = Int64GetDatum(lead_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_kept(&lock_plan,
+				 "SELECT stage FROM lead_process.lead "
+				 "WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+				 1, argtypes);
+	rc = SPI_execute_plan(lock_plan, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "lead lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		lead_not_found(lead_id);
+	stage = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	stage = MemoryContextStrdup(caller, stage);
+	SPI_finish();
+	return stage;
+}
+
+static char *
+text_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+static int64
+lead_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("lead_id must not be null"));
+	return PG_GETARG_INT64(0);
+}
+
+/*
+ * lp_move
+ *		move(lead_id, to_stage, reason, actor, at) returns boolean
+ */
+PG_FUNCTION_INFO_V1(lp_move);
+Datum
+lp_move(PG_FUNCTION_ARGS)
+{
+	int64		lead_id = lead_arg(fcinfo);
+	char	   *to_stage = text_arg(fcinfo, 1);
+
+	if (to_stage == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("to_stage must not be null"));
+	PG_RETURN_BOOL(move_internal(lead_id, to_stage, text_arg(fcinfo, 2),
+								 text_arg(fcinfo, 3), !PG_ARGISNULL(4),
+								 PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+								 "manual"));
+}
+
+/*
+ * move_along
+ *		recycle() and disqualify(): find the single edge of the wanted kinds
+ *		leaving the lead's stage and move along it.  Returns the stage
+ *		entered.
+ */
+static Datum
+move_along(FunctionCallInfo fcinfo, bool disqualify)
+{
+	int64		lead_id = lead_arg(fcinfo);
+	char	   *reason = text_arg(fcinfo, 1);
+	const char *verb = disqualify ? "disqualified" : "recycled";
+	char	   *stage;
+	LpProcess  *proc;
+	int			from;
+	char	   *target = NULL;
+	int			found = 0;
+
+	stage = locked_stage(lead_id);
+	proc = lp_process_get();
+	from = find_stage_or_error(proc, stage, lead_id);
+	for (int i = 0; i < proc->ntransitions; i++)
+	{
+		const LpTransition *t = &proc->transitions[i];
+		bool		wanted;
+
+		if (t->from != from)
+			continue;
+		wanted = disqualify ? t->kind == LP_KIND_DISQUALIFY :
+			(t->kind == LP_KIND_RECYCLE || t->kind == LP_KIND_REJECT);
+		if (!wanted)
+			continue;
+		if (found++ == 0)
+			target = pstrdup(proc->stages[t->to].name);
+	}
+	if (found == 0)
+	{
+		StringInfoData allowed;
+
+		initStringInfo(&allowed);
+		lp_describe_targets(proc, from, &allowed);
+		ereport(ERROR,
+				errcode(ERRCODE_LP_INVALID_TRANSITION),
+				errmsg("lead " INT64_FORMAT " in stage \"%s\" cannot be %s",
+					   lead_id, stage, verb),
+				errdetail("Stage \"%s\" has no %s transition; it allows transitions to: %s.",
+						  stage, disqualify ? "disqualify" : "recycle or reject",
+						  allowed.len > 0 ? allowed.data : "none"),
+				errhint("An administrator can add the edge to lead_process.transition."));
+	}
+	if (found > 1)
+		ereport(ERROR,
+				errcode(ERRCODE_LP_INVALID_TRANSITION),
+				errmsg("lead " INT64_FORMAT " in stage \"%s\" has more than one %s target",
+					   lead_id, stage, disqualify ? "disqualify" : "recycle"),
+				errhint("Choose the target with lead_process.move(lead_id, to_stage, reason)."));
+
+	move_internal(lead_id, target, reason, text_arg(fcinfo, 2),
+				  !PG_ARGISNULL(3),
+				  PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3), "manual");
+	PG_RETURN_TEXT_P(cstring_to_text(target));
+}
+
+/*
+ * lp_recycle
+ *		recycle(lead_id, reason, actor, at) returns text
+ */
+PG_FUNCTION_INFO_V1(lp_recycle);
+Datum
+lp_recycle(PG_FUNCTION_ARGS)
+{
+	return move_along(fcinfo, false);
+}
+
+/*
+ * lp_disqualify
+ *		disqualify(lead_id, reason, actor, at) returns text
+ */
+PG_FUNCTION_INFO_V1(lp_disqualify);
+Datum
+lp_disqualify(PG_FUNCTION_ARGS)
+{
+	return move_along(fcinfo, true);
+}
