@@ -173,8 +173,8 @@ check_change_time(int64 lead_id, TimestampTz at, bool has_previous,
 				errmsg("stage change of lead " INT64_FORMAT " is dated too far in the future",
 					   lead_id),
 				errdetail("The change is dated %s, more than %d seconds after the transaction time %s.",
-						  timestamptz_to_str(at), lp_max_future_skew,
-						  timestamptz_to_str(now)),
+						  pstrdup(timestamptz_to_str(at)), lp_max_future_skew,
+						  pstrdup(timestamptz_to_str(now))),
 				errhint("Check the client's clock, or raise lead_process.max_future_skew."));
 	if (has_previous && at < previous)
 		ereport(ERROR,
@@ -182,8 +182,8 @@ check_change_time(int64 lead_id, TimestampTz at, bool has_previous,
 				errmsg("stage change of lead " INT64_FORMAT " cannot be dated before its previous stage change",
 					   lead_id),
 				errdetail("The change is dated %s; the lead entered stage \"%s\" at %s.",
-						  timestamptz_to_str(at), previous_stage,
-						  timestamptz_to_str(previous)));
+						  pstrdup(timestamptz_to_str(at)), previous_stage,
+						  pstrdup(timestamptz_to_str(previous))));
 }
 
 /*
@@ -953,7 +953,9 @@ move_along(FunctionCallInfo fcinfo, bool disqualify)
 	int			from;
 	char	   *target = NULL;
 	int			found = 0;
+	StringInfoData targets;
 
+	initStringInfo(&targets);
 	stage = locked_stage(lead_id);
 	proc = lp_process_get();
 	from = find_stage_or_error(proc, stage, lead_id);
@@ -970,6 +972,8 @@ move_along(FunctionCallInfo fcinfo, bool disqualify)
 			continue;
 		if (found++ == 0)
 			target = pstrdup(proc->stages[t->to].name);
+		appendStringInfo(&targets, "%s%s", found > 1 ? ", " : "",
+						 proc->stages[t->to].name);
 	}
 	if (found == 0)
 	{
@@ -991,6 +995,9 @@ move_along(FunctionCallInfo fcinfo, bool disqualify)
 				errcode(ERRCODE_LP_INVALID_TRANSITION),
 				errmsg("lead " INT64_FORMAT " in stage \"%s\" has more than one %s target",
 					   lead_id, stage, disqualify ? "disqualify" : "recycle"),
+				errdetail("Stage \"%s\" has %s transitions to: %s.", stage,
+						  disqualify ? "disqualify" : "recycle or reject",
+						  targets.data),
 				errhint("Choose the target with lead_process.move(lead_id, to_stage, reason)."));
 
 	move_internal(lead_id, target, reason, text_arg(fcinfo, 2),
