@@ -53,6 +53,15 @@ DROP SCHEMA lead_process;
 -- the extension schema is fixed
 CREATE EXTENSION lead_process SCHEMA public;
 
+-- restoring a dump (session_replication_role = replica, docs/install.md):
+-- the default process is not seeded, the dump brings the configuration
+SET session_replication_role = replica;
+CREATE EXTENSION lead_process;
+SELECT (SELECT count(*) FROM lead_process.stage) AS stages,
+	   (SELECT count(*) FROM lead_process.transition) AS transitions;
+DROP EXTENSION lead_process;
+RESET session_replication_role;
+
 -- installing after the failures works, and reinstalling is refused
 CREATE EXTENSION lead_process;
 CREATE EXTENSION lead_process;

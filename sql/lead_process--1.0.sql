@@ -445,9 +445,14 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA lead_process FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
  * The default process (SPEC: one plan shared by sales and marketing)
+ *
+ * Not seeded when the session runs with session_replication_role = replica:
+ * that is how a dump is restored (docs/install.md), and the dump carries the
+ * configuration as it was, including changes and deletions of these rows.
  * ------------------------------------------------------------------------ */
 
-INSERT INTO lead_process.stage (name, position, owner, definition, is_terminal, is_won) VALUES
+INSERT INTO lead_process.stage (name, position, owner, definition, is_terminal, is_won)
+SELECT * FROM (VALUES
 	('subscriber',   10, 'marketing', 'Opted in to content (newsletter, blog) but has not shown buying interest yet.', false, false),
 	('lead',         20, 'marketing', 'Known contact who engaged with marketing beyond subscribing; nurtured by marketing.', false, false),
 	('mql',          30, 'marketing', 'Marketing-qualified lead: meets the score threshold and has the required profile fields (email, company, job title); handed to sales.', false, false),
@@ -455,9 +460,12 @@ INSERT INTO lead_process.stage (name, position, owner, definition, is_terminal, 
 	('sql',          50, 'sales',     'Sales-qualified lead: the rep confirmed need, budget, authority or timing in a conversation.', false, false),
 	('opportunity',  60, 'sales',     'A deal is open: meeting booked or a quote in progress.', false, false),
 	('customer',     70, 'sales',     'Closed won.', true, true),
-	('disqualified', 80, 'marketing', 'Junk: not a real or reachable buyer (spam, competitor, student, duplicate).', true, false);
+	('disqualified', 80, 'marketing', 'Junk: not a real or reachable buyer (spam, competitor, student, duplicate).', true, false)
+) AS seed (name, position, owner, definition, is_terminal, is_won)
+WHERE pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica';
 
-INSERT INTO lead_process.stage_status (stage, status, position, is_default, description) VALUES
+INSERT INTO lead_process.stage_status (stage, status, position, is_default, description)
+SELECT * FROM (VALUES
 	('subscriber',   'active',               1, true,  'Receives content'),
 	('subscriber',   'unsubscribed',         2, false, 'Opted out of content'),
 	('lead',         'new',                  1, true,  'Not yet worked by marketing'),
@@ -476,9 +484,12 @@ INSERT INTO lead_process.stage_status (stage, status, position, is_default, desc
 	('opportunity',  'quote-current',        3, false, 'Quote sent and valid'),
 	('opportunity',  'on-hold',              4, false, 'Deal paused by the buyer'),
 	('customer',     'closed-won',           1, true,  'Deal won'),
-	('disqualified', 'closed',               1, true,  'Removed from the funnel');
+	('disqualified', 'closed',               1, true,  'Removed from the funnel')
+) AS seed (stage, status, position, is_default, description)
+WHERE pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica';
 
-INSERT INTO lead_process.transition (from_stage, to_stage, kind, to_status, description) VALUES
+INSERT INTO lead_process.transition (from_stage, to_stage, kind, to_status, description)
+SELECT * FROM (VALUES
 	('subscriber',  'lead',         'advance',    NULL,       'Shows interest beyond subscribing'),
 	('subscriber',  'mql',          'advance',    NULL,       'Qualifies directly on score and profile'),
 	('subscriber',  'sal',          'fast-track', NULL,       'Demo request or free-trial start'),
@@ -496,9 +507,12 @@ INSERT INTO lead_process.transition (from_stage, to_stage, kind, to_status, desc
 	('lead',        'disqualified', 'disqualify', NULL,       'Junk'),
 	('mql',         'disqualified', 'disqualify', NULL,       'Junk'),
 	('sal',         'disqualified', 'disqualify', NULL,       'Junk'),
-	('sql',         'disqualified', 'disqualify', NULL,       'Junk');
+	('sql',         'disqualified', 'disqualify', NULL,       'Junk')
+) AS seed (from_stage, to_stage, kind, to_status, description)
+WHERE pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica';
 
-INSERT INTO lead_process.reason (code, kind, description) VALUES
+INSERT INTO lead_process.reason (code, kind, description)
+SELECT * FROM (VALUES
 	('returned-not-ready', 'recycle',    'Real interest but no buying intent yet; nurture'),
 	('unreachable',        'recycle',    'Could not be reached after the required attempts'),
 	('closed-lost',        'recycle',    'Opportunity lost; nurture for a later cycle'),
@@ -509,13 +523,15 @@ INSERT INTO lead_process.reason (code, kind, description) VALUES
 	('duplicate',          'disqualify', 'Duplicate of another lead'),
 	('competitor',         'disqualify', 'Works for a competitor'),
 	('not-a-fit',          'disqualify', 'Outside the target market for good (student, job seeker, wrong country)'),
-	('too-many-recycles',  'disqualify', 'Recycled too often without converting');
+	('too-many-recycles',  'disqualify', 'Recycled too often without converting')
+) AS seed (code, kind, description)
+WHERE pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica';
 
 /*
- * Configuration is customer data: pg_dump must dump it.  The seeded rows
- * are part of the script, so only rows added later are dumped; a condition
- * on a non-serial key cannot tell them apart, so dump all rows and let a
- * restore into a fresh CREATE EXTENSION replace the seeds (docs/install.md).
+ * Configuration and data are customer data: pg_dump dumps all of it, with
+ * the identity sequences.  Restore with session_replication_role = replica,
+ * so that CREATE EXTENSION does not seed a second default process and no
+ * trigger fires on the restored rows (docs/install.md).
  */
 SELECT pg_catalog.pg_extension_config_dump('lead_process.stage', '');
 SELECT pg_catalog.pg_extension_config_dump('lead_process.stage_status', '');
