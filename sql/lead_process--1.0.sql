@@ -228,6 +228,22 @@ COMMENT ON COLUMN lead_process.stage_history.score IS 'Lead score at the change'
 COMMENT ON COLUMN lead_process.stage_history.details IS 'Structured details of the change (reserved for score breakdowns and rule ids)';
 COMMENT ON INDEX lead_process.stage_history_changed_at_idx IS 'History by time, for metrics';
 
+COMMENT ON INDEX lead_process.stage_pkey IS 'Stages by name';
+COMMENT ON INDEX lead_process.stage_position_key IS 'One stage per funnel position';
+COMMENT ON INDEX lead_process.stage_status_pkey IS 'Statuses by stage and name';
+COMMENT ON INDEX lead_process.stage_status_stage_position_key IS 'One status per display position inside a stage';
+COMMENT ON INDEX lead_process.transition_pkey IS 'One edge per pair of stages';
+COMMENT ON INDEX lead_process.reason_pkey IS 'Reasons by code';
+COMMENT ON INDEX lead_process.lead_pkey IS 'Leads by id';
+COMMENT ON INDEX lead_process.activity_pkey IS 'Activities by lead (lead_id first, for co-location on lead_id)';
+COMMENT ON INDEX lead_process.contact_attempt_pkey IS 'Contact attempts by lead (lead_id first, for co-location on lead_id)';
+COMMENT ON INDEX lead_process.stage_history_pkey IS 'History by lead in recording order (lead_id first, for co-location on lead_id)';
+
+COMMENT ON SEQUENCE lead_process.lead_id_seq IS 'Identity of lead.id';
+COMMENT ON SEQUENCE lead_process.activity_id_seq IS 'Identity of activity.id';
+COMMENT ON SEQUENCE lead_process.contact_attempt_id_seq IS 'Identity of contact_attempt.id';
+COMMENT ON SEQUENCE lead_process.stage_history_id_seq IS 'Identity of stage_history.id';
+
 /* ------------------------------------------------------------------------
  * C functions and triggers
  * ------------------------------------------------------------------------ */
