@@ -50,7 +50,9 @@ INSERT INTO lead_process.contact_attempt (lead_id, channel, outcome) VALUES (1, 
 SELECT lead_process.move(1, 'sal');
 UPDATE lead_process.lead SET stage = 'lead', stage_reason = 'unreachable' WHERE id = 1;
 SELECT lead_process.disqualify(2, 'junk');
-SELECT lead_id, from_stage, to_stage, changed_by FROM lead_process.stage_history ORDER BY id;
+SELECT lead_id, from_stage, to_stage,
+	   CASE WHEN changed_by = session_user THEN '(the superuser)' ELSE changed_by END AS changed_by
+  FROM lead_process.stage_history ORDER BY id;
 INSERT INTO lead_process.stage_history (lead_id, to_stage, to_status, kind, cause, changed_at, changed_by, score)
 VALUES (1, 'customer', 'closed-won', 'win', 'manual', now(), 'forged', 0);
 UPDATE lead_process.stage_history SET reason = 'x';
