@@ -303,7 +303,7 @@ load_process(MemoryContext cxt)
 
 	/* Reasons */
 	spi_run("SELECT code, kind FROM lead_process.reason "
-			"ORDER BY code COLLATE \"C\"");
+			"ORDER BY code COLLATE pg_catalog.\"C\"");
 	oldcxt = MemoryContextSwitchTo(cxt);
 	proc->nreasons = (int) SPI_processed;
 	proc->reasons = palloc0(sizeof(LpReason) * Max(proc->nreasons, 1));

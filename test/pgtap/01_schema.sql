@@ -1,0 +1,624 @@
+/*
+ * test/pgtap/01_schema.sql
+ *
+ * The public contract of lead_process: the names, columns, types, keys,
+ * functions, triggers and views that users and integrations rely on (SPEC.md
+ * "Names users rely on" and the install script), plus catalog-wide rules
+ * that every present and future object of schema lead_process must follow:
+ * a COMMENT on every object, a fixed search_path, no EXECUTE for PUBLIC,
+ * registration for pg_dump.
+ *
+ * Run as a superuser on a database where lead_process may or may not be
+ * installed; everything happens in one transaction that rolls back.
+ *   pg_prove -d DB test/pgtap/01_schema.sql
+ */
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS lead_process;
+
+SELECT plan(93);
+
+/* ------------------------------------------------------------------------
+ * Schema and the set of objects in it
+ * ------------------------------------------------------------------------ */
+
+SELECT has_schema('lead_process');
+SELECT is(
+	(SELECT e.extname::text
+	   FROM pg_catalog.pg_depend d
+	   JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+	  WHERE d.classid = 'pg_catalog.pg_namespace'::regclass
+		AND d.objid = 'lead_process'::regnamespace
+		AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+		AND d.deptype = 'e'),
+	'lead_process',
+	'schema lead_process is a member of extension lead_process (DROP EXTENSION drops it)');
+
+SELECT tables_are('lead_process', ARRAY[
+	'stage', 'stage_status', 'transition', 'reason',
+	'lead', 'activity', 'contact_attempt', 'stage_history']);
+SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts']);
+SELECT functions_are('lead_process', ARRAY[
+	'move', 'recycle', 'disqualify', 'allowed_transitions',
+	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
+	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
+	'config_changed_trigger']);
+
+/* Every table, view and function of the schema belongs to the extension */
+SELECT is_empty($$
+	SELECT c.oid::regclass::text
+	  FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace = 'lead_process'::regnamespace
+	   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+					   WHERE d.classid = 'pg_catalog.pg_class'::regclass
+						 AND d.objid = c.oid AND d.deptype = 'e'
+						 AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension
+										   WHERE extname = 'lead_process'))
+	UNION ALL
+	SELECT p.oid::regprocedure::text
+	  FROM pg_catalog.pg_proc p
+	 WHERE p.pronamespace = 'lead_process'::regnamespace
+	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+					   WHERE d.classid = 'pg_catalog.pg_proc'::regclass
+						 AND d.objid = p.oid AND d.deptype = 'e'
+						 AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension
+										   WHERE extname = 'lead_process'))
+$$, 'every table, view and function in schema lead_process is a member of the extension');
+
+/* ------------------------------------------------------------------------
+ * Tables: exact column names, then (name, type, NOT NULL) for each
+ * ------------------------------------------------------------------------ */
+
+CREATE TEMP TABLE lp_expected_columns (tab text, col text, typ text, not_null boolean);
+INSERT INTO lp_expected_columns VALUES
+	('stage', 'name', 'text', true),
+	('stage', 'position', 'integer', true),
+	('stage', 'owner', 'text', true),
+	('stage', 'definition', 'text', true),
+	('stage', 'is_terminal', 'boolean', true),
+	('stage', 'is_won', 'boolean', true),
+
+	('stage_status', 'stage', 'text', true),
+	('stage_status', 'status', 'text', true),
+	('stage_status', 'position', 'integer', true),
+	('stage_status', 'is_default', 'boolean', true),
+	('stage_status', 'description', 'text', true),
+
+	('transition', 'from_stage', 'text', true),
+	('transition', 'to_stage', 'text', true),
+	('transition', 'kind', 'text', true),
+	('transition', 'to_status', 'text', false),
+	('transition', 'description', 'text', false),
+
+	('reason', 'code', 'text', true),
+	('reason', 'kind', 'text', true),
+	('reason', 'description', 'text', true),
+
+	('lead', 'id', 'bigint', true),
+	('lead', 'email', 'text', false),
+	('lead', 'first_name', 'text', false),
+	('lead', 'last_name', 'text', false),
+	('lead', 'company', 'text', false),
+	('lead', 'job_title', 'text', false),
+	('lead', 'country', 'text', false),
+	('lead', 'industry', 'text', false),
+	('lead', 'employees', 'integer', false),
+	('lead', 'annual_revenue', 'numeric', false),
+	('lead', 'source', 'text', false),
+	('lead', 'campaign', 'text', false),
+	('lead', 'lead_type', 'text', true),
+	('lead', 'properties', 'jsonb', true),
+	('lead', 'stage', 'text', true),
+	('lead', 'status', 'text', true),
+	('lead', 'stage_reason', 'text', false),
+	('lead', 'owner', 'text', false),
+	('lead', 'score', 'integer', true),
+	('lead', 'stage_changed_at', 'timestamp with time zone', true),
+	('lead', 'recycle_count', 'integer', true),
+	('lead', 'last_recycled_at', 'timestamp with time zone', false),
+	('lead', 'created_at', 'timestamp with time zone', true),
+
+	('activity', 'id', 'bigint', true),
+	('activity', 'lead_id', 'bigint', true),
+	('activity', 'type', 'text', true),
+	('activity', 'occurred_at', 'timestamp with time zone', true),
+	('activity', 'properties', 'jsonb', false),
+
+	('contact_attempt', 'id', 'bigint', true),
+	('contact_attempt', 'lead_id', 'bigint', true),
+	('contact_attempt', 'occurred_at', 'timestamp with time zone', true),
+	('contact_attempt', 'channel', 'text', true),
+	('contact_attempt', 'outcome', 'text', true),
+	('contact_attempt', 'rep', 'text', false),
+	('contact_attempt', 'notes', 'text', false),
+
+	('stage_history', 'id', 'bigint', true),
+	('stage_history', 'lead_id', 'bigint', true),
+	('stage_history', 'from_stage', 'text', false),
+	('stage_history', 'to_stage', 'text', true),
+	('stage_history', 'from_status', 'text', false),
+	('stage_history', 'to_status', 'text', true),
+	('stage_history', 'kind', 'text', true),
+	('stage_history', 'cause', 'text', true),
+	('stage_history', 'reason', 'text', false),
+	('stage_history', 'changed_at', 'timestamp with time zone', true),
+	('stage_history', 'recorded_at', 'timestamp with time zone', true),
+	('stage_history', 'changed_by', 'text', true),
+	('stage_history', 'actor', 'text', false),
+	('stage_history', 'owner', 'text', false),
+	('stage_history', 'score', 'integer', true),
+	('stage_history', 'details', 'jsonb', false),
+
+	/* views: NOT NULL is never set on view columns */
+	('stage_graph', 'position', 'integer', false),
+	('stage_graph', 'stage', 'text', false),
+	('stage_graph', 'owner', 'text', false),
+	('stage_graph', 'is_terminal', 'boolean', false),
+	('stage_graph', 'is_won', 'boolean', false),
+	('stage_graph', 'definition', 'text', false),
+	('stage_graph', 'allowed_targets', 'text[]', false),
+
+	('stage_counts', 'position', 'integer', false),
+	('stage_counts', 'stage', 'text', false),
+	('stage_counts', 'owner', 'text', false),
+	('stage_counts', 'status', 'text', false),
+	('stage_counts', 'leads', 'bigint', false);
+
+/* the actual columns, same shape */
+CREATE TEMP VIEW lp_actual_columns AS
+SELECT c.relname::text AS tab, a.attname::text AS col,
+	   pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.attnotnull AS not_null
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+ WHERE c.relnamespace = 'lead_process'::regnamespace
+   AND c.relkind IN ('r', 'p', 'v', 'm')
+   AND a.attnum > 0 AND NOT a.attisdropped;
+
+SELECT columns_are('lead_process', t.tab,
+				   (SELECT array_agg(col::name) FROM lp_expected_columns e WHERE e.tab = t.tab),
+				   format('%s %s has exactly the contract''s columns',
+						  CASE WHEN t.tab IN ('stage_graph', 'stage_counts') THEN 'view' ELSE 'table' END,
+						  t.tab))
+  FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
+			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
+			   (9, 'stage_graph'), (10, 'stage_counts')) AS t(n, tab)
+ ORDER BY t.n;
+
+SELECT set_eq(
+	format('SELECT col, typ, not_null FROM lp_actual_columns WHERE tab = %L', t.tab),
+	format('SELECT col, typ, not_null FROM lp_expected_columns WHERE tab = %L', t.tab),
+	format('%s: column types and NOT NULL as in the contract', t.tab))
+  FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
+			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
+			   (9, 'stage_graph'), (10, 'stage_counts')) AS t(n, tab)
+ ORDER BY t.n;
+
+/* lead.id and the per-lead ids are identities (clients may give their own) */
+SELECT set_eq($$
+	SELECT c.relname::text, a.attname::text, a.attidentity::text
+	  FROM pg_catalog.pg_attribute a
+	  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND a.attidentity <> ''
+$$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
+			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a') $$,
+	'identity columns: lead/activity/contact_attempt by default, stage_history always');
+
+/* ------------------------------------------------------------------------
+ * Primary keys: lead_id is part of the key of every per-lead table
+ * (Citus co-location on lead_id)
+ * ------------------------------------------------------------------------ */
+
+SELECT col_is_pk('lead_process', 'stage', ARRAY['name']::name[], 'stage: PRIMARY KEY (name)');
+SELECT col_is_pk('lead_process', 'stage_status', ARRAY['stage', 'status']::name[],
+				 'stage_status: PRIMARY KEY (stage, status)');
+SELECT col_is_pk('lead_process', 'transition', ARRAY['from_stage', 'to_stage']::name[],
+				 'transition: PRIMARY KEY (from_stage, to_stage)');
+SELECT col_is_pk('lead_process', 'reason', ARRAY['code']::name[], 'reason: PRIMARY KEY (code)');
+SELECT col_is_pk('lead_process', 'lead', ARRAY['id']::name[], 'lead: PRIMARY KEY (id)');
+SELECT col_is_pk('lead_process', 'activity', ARRAY['lead_id', 'id']::name[],
+				 'activity: PRIMARY KEY (lead_id, id)');
+SELECT col_is_pk('lead_process', 'contact_attempt', ARRAY['lead_id', 'id']::name[],
+				 'contact_attempt: PRIMARY KEY (lead_id, id)');
+SELECT col_is_pk('lead_process', 'stage_history', ARRAY['lead_id', 'id']::name[],
+				 'stage_history: PRIMARY KEY (lead_id, id)');
+
+/* Generic, for future per-lead tables: a table with a lead_id column has a
+ * primary key, and every unique constraint or unique index on it
+ * includes lead_id (Citus requires the distribution column in them). */
+SELECT is_empty($$
+	SELECT c.relname::text || coalesce(': ' || i.indexrelid::regclass::text, ': no primary key')
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_attribute a
+		ON a.attrelid = c.oid AND a.attname = 'lead_id' AND NOT a.attisdropped
+	  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisunique
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('r', 'p')
+	   AND (i.indexrelid IS NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index p
+												 WHERE p.indrelid = c.oid AND p.indisprimary)
+			OR i.indexrelid IS NOT NULL AND NOT a.attnum = ANY (i.indkey::int2[]))
+$$, 'every table with a lead_id column has a primary key, and lead_id is in every unique index of it');
+
+/* ------------------------------------------------------------------------
+ * Foreign keys
+ * ------------------------------------------------------------------------ */
+
+SELECT fk_ok('lead_process', 'lead', ARRAY['stage']::name[],
+			 'lead_process', 'stage', ARRAY['name']::name[]);
+SELECT fk_ok('lead_process', 'lead', ARRAY['stage', 'status']::name[],
+			 'lead_process', 'stage_status', ARRAY['stage', 'status']::name[]);
+SELECT fk_ok('lead_process', 'stage_status', ARRAY['stage']::name[],
+			 'lead_process', 'stage', ARRAY['name']::name[]);
+SELECT fk_ok('lead_process', 'transition', ARRAY['from_stage']::name[],
+			 'lead_process', 'stage', ARRAY['name']::name[]);
+SELECT fk_ok('lead_process', 'transition', ARRAY['to_stage']::name[],
+			 'lead_process', 'stage', ARRAY['name']::name[]);
+SELECT fk_ok('lead_process', 'transition', ARRAY['to_stage', 'to_status']::name[],
+			 'lead_process', 'stage_status', ARRAY['stage', 'status']::name[]);
+SELECT fk_ok('lead_process', 'activity', ARRAY['lead_id']::name[],
+			 'lead_process', 'lead', ARRAY['id']::name[]);
+SELECT fk_ok('lead_process', 'contact_attempt', ARRAY['lead_id']::name[],
+			 'lead_process', 'lead', ARRAY['id']::name[]);
+SELECT fk_ok('lead_process', 'stage_history', ARRAY['lead_id']::name[],
+			 'lead_process', 'lead', ARRAY['id']::name[]);
+
+/* The exact set of foreign keys and their ON DELETE actions */
+SELECT set_eq($$
+	SELECT conrelid::regclass::text,
+		   (SELECT string_agg(a.attname, ',' ORDER BY k.n)
+			  FROM unnest(conkey) WITH ORDINALITY k(att, n)
+			  JOIN pg_catalog.pg_attribute a ON a.attrelid = conrelid AND a.attnum = k.att),
+		   confrelid::regclass::text,
+		   confdeltype::text
+	  FROM pg_catalog.pg_constraint
+	 WHERE contype = 'f' AND connamespace = 'lead_process'::regnamespace
+$$, $$ VALUES
+	('lead_process.lead', 'stage', 'lead_process.stage', 'a'),
+	('lead_process.lead', 'stage,status', 'lead_process.stage_status', 'a'),
+	('lead_process.stage_status', 'stage', 'lead_process.stage', 'c'),
+	('lead_process.transition', 'from_stage', 'lead_process.stage', 'c'),
+	('lead_process.transition', 'to_stage', 'lead_process.stage', 'c'),
+	('lead_process.transition', 'to_stage,to_status', 'lead_process.stage_status', 'a'),
+	('lead_process.activity', 'lead_id', 'lead_process.lead', 'c'),
+	('lead_process.contact_attempt', 'lead_id', 'lead_process.lead', 'c'),
+	('lead_process.stage_history', 'lead_id', 'lead_process.lead', 'c')
+$$, 'foreign keys: per-lead rows cascade with their lead; leads block deleting their stage');
+
+/* ------------------------------------------------------------------------
+ * Functions: signatures, argument names and defaults, return types
+ * ------------------------------------------------------------------------ */
+
+SELECT has_function('lead_process', 'move',
+					ARRAY['bigint', 'text', 'text', 'text', 'timestamp with time zone']);
+SELECT has_function('lead_process', 'recycle',
+					ARRAY['bigint', 'text', 'text', 'timestamp with time zone']);
+SELECT has_function('lead_process', 'disqualify',
+					ARRAY['bigint', 'text', 'text', 'timestamp with time zone']);
+SELECT has_function('lead_process', 'allowed_transitions', ARRAY['bigint']);
+SELECT has_function('lead_process', 'grant_reader', ARRAY['regrole']);
+SELECT has_function('lead_process', 'grant_writer', ARRAY['regrole']);
+SELECT has_function('lead_process', 'grant_admin', ARRAY['regrole']);
+SELECT has_function('lead_process', 'revoke_all', ARRAY['regrole']);
+
+SELECT function_returns('lead_process', 'move',
+						ARRAY['bigint', 'text', 'text', 'text', 'timestamp with time zone'], 'boolean');
+SELECT function_returns('lead_process', 'recycle',
+						ARRAY['bigint', 'text', 'text', 'timestamp with time zone'], 'text');
+SELECT function_returns('lead_process', 'disqualify',
+						ARRAY['bigint', 'text', 'text', 'timestamp with time zone'], 'text');
+SELECT function_returns('lead_process', 'allowed_transitions', ARRAY['bigint'], 'setof record');
+SELECT function_returns('lead_process', 'grant_reader', ARRAY['regrole'], 'void');
+SELECT function_returns('lead_process', 'grant_writer', ARRAY['regrole'], 'void');
+SELECT function_returns('lead_process', 'grant_admin', ARRAY['regrole'], 'void');
+SELECT function_returns('lead_process', 'revoke_all', ARRAY['regrole'], 'void');
+
+/* Argument names and defaults matter: callers use named notation (at => ...) */
+SELECT set_eq($$
+	SELECT p.oid::regprocedure::text,
+		   pg_catalog.pg_get_function_arguments(p.oid),
+		   pg_catalog.pg_get_function_result(p.oid)
+	  FROM pg_catalog.pg_proc p
+	 WHERE p.pronamespace = 'lead_process'::regnamespace
+	   AND p.prorettype <> 'pg_catalog.trigger'::regtype
+$$, $$ VALUES
+	('lead_process.move(bigint,text,text,text,timestamp with time zone)',
+	 'lead_id bigint, to_stage text, reason text DEFAULT NULL::text, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'boolean'),
+	('lead_process.recycle(bigint,text,text,timestamp with time zone)',
+	 'lead_id bigint, reason text, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'text'),
+	('lead_process.disqualify(bigint,text,text,timestamp with time zone)',
+	 'lead_id bigint, reason text, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'text'),
+	('lead_process.allowed_transitions(bigint)', 'lead_id bigint',
+	 'TABLE(to_stage text, kind text, needs_reason boolean)'),
+	('lead_process.grant_reader(regrole)', 'role regrole', 'void'),
+	('lead_process.grant_writer(regrole)', 'role regrole', 'void'),
+	('lead_process.grant_admin(regrole)', 'role regrole', 'void'),
+	('lead_process.revoke_all(regrole)', 'role regrole', 'void')
+$$, 'callable functions: exact signatures, argument names, defaults and results');
+
+/* Trigger functions take no arguments and return trigger */
+SELECT set_eq($$
+	SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
+	 WHERE p.pronamespace = 'lead_process'::regnamespace
+	   AND p.prorettype = 'pg_catalog.trigger'::regtype
+$$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history_trigger()'),
+			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()') $$,
+	'trigger functions');
+
+/* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
+SELECT set_eq($$
+	SELECT p.proname::text, p.provolatile::text FROM pg_catalog.pg_proc p
+	 WHERE p.pronamespace = 'lead_process'::regnamespace
+	   AND p.proname IN ('move', 'recycle', 'disqualify', 'allowed_transitions')
+$$, $$ VALUES ('move', 'v'), ('recycle', 'v'), ('disqualify', 'v'), ('allowed_transitions', 's') $$,
+	'volatility: move/recycle/disqualify VOLATILE, allowed_transitions STABLE');
+
+/* ------------------------------------------------------------------------
+ * Triggers
+ * ------------------------------------------------------------------------ */
+
+SELECT triggers_are('lead_process', 'lead',
+					ARRAY['lead_stage_insert', 'lead_stage_update',
+						  'lead_history_insert', 'lead_history_update']);
+SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only']);
+SELECT triggers_are('lead_process', 'stage', ARRAY['config_changed']);
+SELECT triggers_are('lead_process', 'stage_status', ARRAY['config_changed']);
+SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
+SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
+
+/* Timing, level, events and function of every trigger in the schema */
+SELECT set_eq($$
+	SELECT c.relname::text, t.tgname::text, t.tgfoid::regproc::text,
+		   CASE WHEN t.tgtype & 2 <> 0 THEN 'BEFORE'
+				WHEN t.tgtype & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END AS timing,
+		   CASE WHEN t.tgtype & 1 <> 0 THEN 'ROW' ELSE 'STATEMENT' END AS level,
+		   concat_ws(' OR ',
+					 CASE WHEN t.tgtype & 4 <> 0 THEN 'INSERT' END,
+					 CASE WHEN t.tgtype & 16 <> 0 THEN 'UPDATE' END,
+					 CASE WHEN t.tgtype & 8 <> 0 THEN 'DELETE' END,
+					 CASE WHEN t.tgtype & 32 <> 0 THEN 'TRUNCATE' END) AS events,
+		   t.tgenabled::text
+	  FROM pg_catalog.pg_trigger t
+	  JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND NOT t.tgisinternal
+$$, $$ VALUES
+	('lead', 'lead_stage_insert', 'lead_process.lead_stage_trigger', 'BEFORE', 'ROW', 'INSERT', 'O'),
+	('lead', 'lead_stage_update', 'lead_process.lead_stage_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
+	('lead', 'lead_history_insert', 'lead_process.lead_history_trigger', 'AFTER', 'ROW', 'INSERT', 'O'),
+	('lead', 'lead_history_update', 'lead_process.lead_history_trigger', 'AFTER', 'ROW', 'UPDATE', 'O'),
+	('stage_history', 'history_append_only', 'lead_process.history_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
+	('stage', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('stage_status', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('transition', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('reason', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O')
+$$, 'triggers: function, timing, level, events, enabled');
+
+/* ------------------------------------------------------------------------
+ * Views
+ * ------------------------------------------------------------------------ */
+
+SELECT is(
+	(SELECT array_agg(c.relname::text ORDER BY c.relname)
+	   FROM pg_catalog.pg_class c
+	  WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind = 'v'
+		AND 'security_invoker=true' = ANY (c.reloptions)),
+	ARRAY['stage_counts', 'stage_graph'],
+	'views are security_invoker (the caller''s privileges apply to the tables behind them)');
+
+/* ------------------------------------------------------------------------
+ * The seeded default process
+ * ------------------------------------------------------------------------ */
+
+SELECT results_eq($$
+	SELECT name, owner, is_terminal, is_won FROM lead_process.stage ORDER BY position
+$$, $$ VALUES
+	('subscriber'::text, 'marketing'::text, false, false),
+	('lead', 'marketing', false, false),
+	('mql', 'marketing', false, false),
+	('sal', 'sales', false, false),
+	('sql', 'sales', false, false),
+	('opportunity', 'sales', false, false),
+	('customer', 'sales', true, true),
+	('disqualified', 'marketing', true, false)
+$$, 'default stages in funnel order with their owners');
+
+SELECT results_eq($$
+	SELECT stage, owner FROM lead_process.stage_graph
+$$, $$ VALUES
+	('subscriber'::text, 'marketing'::text), ('lead', 'marketing'), ('mql', 'marketing'),
+	('sal', 'sales'), ('sql', 'sales'), ('opportunity', 'sales'), ('customer', 'sales'),
+	('disqualified', 'marketing')
+$$, 'stage_graph lists the stages in funnel order');
+
+SELECT is_empty($$
+	SELECT s.name FROM lead_process.stage s
+	 WHERE pg_catalog.length(s.definition) = 0
+		OR (SELECT count(*) FROM lead_process.stage_status st
+			 WHERE st.stage = s.name AND st.is_default) <> 1
+$$, 'every default stage has a written definition and exactly one default status');
+
+SELECT set_eq($$
+	SELECT code FROM lead_process.reason WHERE kind = 'recycle'
+$$, $$ VALUES ('returned-not-ready'), ('unreachable'), ('closed-lost'), ('sla-breach'),
+			  ('stale'), ('rejected') $$,
+	'the SPEC''s recycle reasons are seeded');
+
+SELECT set_eq($$
+	SELECT from_stage, to_stage, kind FROM lead_process.transition
+	 WHERE kind IN ('recycle', 'reject')
+$$, $$ VALUES ('mql', 'lead', 'reject'), ('sal', 'lead', 'recycle'),
+			  ('sql', 'lead', 'recycle'), ('opportunity', 'lead', 'recycle') $$,
+	'recycling goes from mql (reject), sal, sql and opportunity back to lead');
+
+SELECT is_empty($$
+	SELECT from_stage FROM lead_process.transition t
+	  JOIN lead_process.stage s ON s.name = t.from_stage
+	 WHERE s.is_terminal
+$$, 'no default transition leaves a terminal stage');
+
+/* ------------------------------------------------------------------------
+ * COMMENT on every object of the schema (generic: future objects too).
+ * Each test lists the objects that lack a comment and expects none.
+ * ------------------------------------------------------------------------ */
+
+SELECT isnt(obj_description('lead_process'::regnamespace, 'pg_namespace'), NULL,
+			'schema lead_process has a comment');
+
+SELECT is_empty($$
+	SELECT c.oid::regclass::text
+	  FROM pg_catalog.pg_class c
+	  LEFT JOIN pg_catalog.pg_description d
+		ON d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = c.oid AND d.objsubid = 0
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('r', 'p', 'f')
+	   AND d.description IS NULL
+$$, 'every table in lead_process has a comment');
+
+SELECT is_empty($$
+	SELECT c.oid::regclass::text || '.' || a.attname
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+	  LEFT JOIN pg_catalog.pg_description d
+		ON d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = c.oid
+	   AND d.objsubid = a.attnum
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('r', 'p', 'f')
+	   AND d.description IS NULL
+$$, 'every table column in lead_process has a comment');
+
+SELECT is_empty($$
+	SELECT c.oid::regclass::text
+	  FROM pg_catalog.pg_class c
+	  LEFT JOIN pg_catalog.pg_description d
+		ON d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = c.oid AND d.objsubid = 0
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('v', 'm')
+	   AND d.description IS NULL
+$$, 'every view in lead_process has a comment');
+
+SELECT is_empty($$
+	SELECT c.oid::regclass::text || '.' || a.attname
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+	  LEFT JOIN pg_catalog.pg_description d
+		ON d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = c.oid
+	   AND d.objsubid = a.attnum
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('v', 'm')
+	   AND d.description IS NULL
+$$, 'every view column in lead_process has a comment');
+
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text
+	  FROM pg_catalog.pg_proc p
+	  LEFT JOIN pg_catalog.pg_description d
+		ON d.classoid = 'pg_catalog.pg_proc'::regclass AND d.objoid = p.oid AND d.objsubid = 0
+	 WHERE p.pronamespace = 'lead_process'::regnamespace
+	   AND d.description IS NULL
+$$, 'every function in lead_process has a comment');
+
+SELECT is_empty($$
+	SELECT t.tgname || ' ON ' || t.tgrelid::regclass::text
+	  FROM pg_catalog.pg_trigger t
+	  JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+	  LEFT JOIN pg_catalog.pg_description d
+		ON d.classoid = 'pg_catalog.pg_trigger'::regclass AND d.objoid = t.oid AND d.objsubid = 0
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND NOT t.tgisinternal
+	   AND d.description IS NULL
+$$, 'every trigger in lead_process has a comment');
+
+/* All indexes, including those behind PRIMARY KEY and UNIQUE constraints */
+SELECT is_empty($$
+	SELECT c.oid::regclass::text
+	  FROM pg_catalog.pg_class c
+	  LEFT JOIN pg_catalog.pg_description d
+		ON d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = c.oid AND d.objsubid = 0
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('i', 'I')
+	   AND d.description IS NULL
+$$, 'every index in lead_process has a comment');
+
+/* ------------------------------------------------------------------------
+ * search_path safety of function bodies.
+ *
+ * What is checked, precisely: every function in schema lead_process whose
+ * language is not C (SQL, PL/pgSQL, ... including trigger functions written
+ * in those languages) has exactly one search_path entry in pg_proc.proconfig
+ * (a SET search_path clause), and that path is "pg_catalog, ..., pg_temp":
+ * pg_catalog first, pg_temp last, so that no schema a user can create
+ * objects in is searched before the system catalog and temporary objects
+ * can never take precedence.  C functions (proconfig is not needed there;
+ * their SQL is schema-qualified, which test/t/002_search_path.pl checks by
+ * behaviour) are exempt.
+ * ------------------------------------------------------------------------ */
+
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text || ' (' || l.lanname || ', proconfig '
+		   || coalesce(p.proconfig::text, 'NULL') || ')'
+	  FROM pg_catalog.pg_proc p
+	  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+	 WHERE p.pronamespace = 'lead_process'::regnamespace
+	   AND l.lanname <> 'c'
+	   AND ((SELECT count(*) FROM unnest(p.proconfig) AS cfg
+			  WHERE cfg LIKE 'search_path=%') <> 1
+			OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS cfg
+							WHERE cfg ~ '^search_path=pg_catalog(, .*)?, pg_temp$'))
+$$, 'every non-C function in lead_process has SET search_path = pg_catalog, ..., pg_temp');
+
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text
+	  FROM pg_catalog.pg_proc p
+	 WHERE p.pronamespace = 'lead_process'::regnamespace AND p.prosecdef
+	   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%')
+$$, 'no SECURITY DEFINER function in lead_process lacks a fixed search_path');
+
+/* ------------------------------------------------------------------------
+ * Privileges of the installed objects (before any grant_*)
+ * ------------------------------------------------------------------------ */
+
+/* A NULL proacl means the default, which grants EXECUTE to PUBLIC */
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text
+	  FROM pg_catalog.pg_proc p,
+		   LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+	 WHERE p.pronamespace = 'lead_process'::regnamespace
+	   AND a.grantee = 0 AND a.privilege_type = 'EXECUTE'
+$$, 'no function in lead_process is executable by PUBLIC');
+
+SELECT is_empty($$
+	SELECT c.oid::regclass::text || ': ' || a.privilege_type
+	  FROM pg_catalog.pg_class c,
+		   LATERAL aclexplode(coalesce(c.relacl,
+									   acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char",
+												  c.relowner))) a
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND a.grantee = 0
+	UNION ALL
+	SELECT 'schema lead_process: ' || a.privilege_type
+	  FROM pg_catalog.pg_namespace n,
+		   LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+	 WHERE n.oid = 'lead_process'::regnamespace AND a.grantee = 0
+$$, 'PUBLIC has no privilege on schema lead_process or any relation in it');
+
+/* ------------------------------------------------------------------------
+ * pg_dump: configuration (and customer data) tables are registered with
+ * pg_extension_config_dump, so a dump keeps them
+ * ------------------------------------------------------------------------ */
+
+CREATE TEMP VIEW lp_extconfig AS
+SELECT cfg::regclass::text AS rel
+  FROM pg_catalog.pg_extension e, unnest(e.extconfig) AS cfg
+ WHERE e.extname = 'lead_process';
+
+SELECT set_has('SELECT rel FROM lp_extconfig',
+			   $$ VALUES ('lead_process.stage'), ('lead_process.stage_status'),
+						 ('lead_process.transition'), ('lead_process.reason') $$,
+			   'the configuration tables are registered with pg_extension_config_dump');
+
+/* Generic: every table and every identity sequence of the schema is dumped
+ * (leads and history are customer data, and restored rows need their
+ * sequences past the restored ids). */
+SELECT is_empty($$
+	SELECT c.oid::regclass::text
+	  FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('r', 'p', 'S')
+	   AND c.oid::regclass::text NOT IN (SELECT rel FROM lp_extconfig)
+$$, 'every table and sequence in lead_process is registered with pg_extension_config_dump');
+
+SELECT * FROM finish();
+ROLLBACK;
