@@ -8,7 +8,6 @@ OBJS = \
 	src/lp_stage.o
 
 DATA = $(wildcard sql/lead_process--*.sql)
-DOCS = $(wildcard docs/*.md)
 PGFILEDESC = "lead_process - lead scoring, stages, recycling and SLAs"
 
 # Server headers as system headers: -Wextra then judges our code only.
@@ -28,9 +27,25 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The user documentation goes to its own directory under the shared
+# extension doc directory, so that generic names cannot clash.
+install: install-lp-docs
+uninstall: uninstall-lp-docs
+.PHONY: install-lp-docs uninstall-lp-docs
+install-lp-docs:
+	$(MKDIR_P) '$(DESTDIR)$(docdir)/extension/lead_process'
+	$(INSTALL_DATA) README.md $(wildcard docs/*.md) '$(DESTDIR)$(docdir)/extension/lead_process/'
+uninstall-lp-docs:
+	rm -rf '$(DESTDIR)$(docdir)/extension/lead_process'
+
 EXTRA_CLEAN = tmp_check_regress tmp_check_iso test/output_iso results regression.diffs regression.out
 
 # pgTAP suites, against a running server (PG* environment variables)
 .PHONY: pgtap
 pgtap:
 	pg_prove --failures test/pgtap/*.sql
+
+# Benchmarks, against a running server (PG* environment variables)
+.PHONY: bench-stage
+bench-stage:
+	bash bench/stage_machine.sh
