@@ -5,6 +5,8 @@ MODULE_big = lead_process
 OBJS = \
 	src/lead_process.o \
 	src/lp_cache.o \
+	src/lp_condition.o \
+	src/lp_score.o \
 	src/lp_stage.o
 
 DATA = $(wildcard sql/lead_process--*.sql)
@@ -15,7 +17,7 @@ PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 # CI and developers add LP_CFLAGS="-Werror -DUSE_ASSERT_CHECKING"
 PG_CFLAGS = -Wall -Wextra $(LP_CFLAGS)
 
-REGRESS = install stage_machine statuses recycle errors privileges upgrade
+REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score upgrade
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/lead_process.conf
 ISOLATION = stage_race config_cache
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \

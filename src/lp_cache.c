@@ -35,6 +35,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "executor/spi.h"
@@ -47,9 +48,10 @@
 
 #include "lead_process.h"
 #include "lp_cache.h"
+#include "lp_condition.h"
 
 /* Relations whose change invalidates the cache */
-#define LP_NRELIDS 6
+#define LP_NRELIDS 7
 
 static LpProcess *lp_process = NULL;
 static MemoryContext lp_process_context = NULL;
@@ -188,6 +190,68 @@ spi_run(const char *sql)
 }
 
 /*
+ * load_fit_rules
+ *		Compile the active fit rules and bind them to the lead row type.
+ *
+ * The conditions were validated when written, but rows that arrive without
+ * their triggers (a restore, logical replication) skip that check.  A rule
+ * that no longer compiles is skipped with a WARNING instead of failing every
+ * write of a lead.  Catching the error without a subtransaction is safe
+ * here: compiling only allocates memory in cxt and raises ereport(ERROR);
+ * it takes no lock, buffer or other resource that abort would release.
+ */
+static void
+load_fit_rules(LpProcess *proc, MemoryContext cxt)
+{
+	Relation	rel;
+	TupleDesc	tupdesc;
+	MemoryContext oldcxt;
+
+	spi_run("SELECT id, condition, points, name FROM lead_process.fit_rule "
+			"WHERE active ORDER BY id");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	rel = table_open(proc->lead_relid, AccessShareLock);
+	tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, AccessShareLock);
+	proc->fitrules = palloc0(sizeof(LpFitRule) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d;
+		LpFitRule  *r = &proc->fitrules[proc->nfitrules];
+		MemoryContext before = CurrentMemoryContext;
+
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		r->id = DatumGetInt64(d);
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+		r->points = DatumGetInt32(d);
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		PG_TRY();
+		{
+			r->condition = lp_condition_compile(DatumGetJsonbPCopy(d));
+			lp_condition_bind(r->condition, tupdesc);
+			proc->nfitrules++;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(before);
+			edata = CopyErrorData();
+			FlushErrorState();
+			ereport(WARNING,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("fit rule %s (\"%s\") is ignored: %s",
+						   spi_text(i, 1), spi_text(i, 4), edata->message),
+					errhint("Correct the rule's condition in lead_process.fit_rule."));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * load_process
  *		Read the configuration tables into a new LpProcess allocated in cxt.
  *		Runs as the owner of the configuration, so that a session that may
@@ -234,6 +298,9 @@ load_process(MemoryContext cxt)
 	proc->lead.recycle_count = lead_attnum(proc->lead_relid, "recycle_count");
 	proc->lead.last_recycled_at = lead_attnum(proc->lead_relid, "last_recycled_at");
 	proc->lead.created_at = lead_attnum(proc->lead_relid, "created_at");
+	/* Objects of version 1.1: absent while the extension is still at 1.0 */
+	proc->lead.fit_score = get_attnum(proc->lead_relid, "fit_score");
+	lp_relids[6] = get_relname_relid("fit_rule", nsp);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
@@ -316,6 +383,9 @@ load_process(MemoryContext cxt)
 		proc->reasons[i].disqualify = strcmp(kind, "disqualify") == 0;
 	}
 	MemoryContextSwitchTo(oldcxt);
+
+	if (OidIsValid(lp_relids[6]) && proc->lead.fit_score != InvalidAttrNumber)
+		load_fit_rules(proc, cxt);
 
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);

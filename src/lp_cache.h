@@ -53,6 +53,15 @@ typedef struct LpReason
 	bool		disqualify;		/* kind disqualify, else recycle */
 } LpReason;
 
+/* An active fit rule, compiled and bound to the lead row type */
+struct LpCondition;
+typedef struct LpFitRule
+{
+	int64		id;
+	int32		points;
+	struct LpCondition *condition;
+} LpFitRule;
+
 /* Column numbers of lead_process.lead used by the stage trigger */
 typedef struct LpLeadColumns
 {
@@ -66,6 +75,7 @@ typedef struct LpLeadColumns
 	AttrNumber	recycle_count;
 	AttrNumber	last_recycled_at;
 	AttrNumber	created_at;
+	AttrNumber	fit_score;		/* InvalidAttrNumber before version 1.1 */
 } LpLeadColumns;
 
 typedef struct LpProcess
@@ -76,6 +86,8 @@ typedef struct LpProcess
 	LpTransition *transitions;	/* sorted by from, then target position */
 	int			nreasons;
 	LpReason   *reasons;		/* sorted by code */
+	int			nfitrules;
+	LpFitRule  *fitrules;		/* active rules, by id */
 	Oid			lead_relid;
 	Oid			history_relid;
 	Oid			history_owner;	/* history rows are written as this role */

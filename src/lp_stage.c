@@ -51,6 +51,7 @@
 
 #include "lead_process.h"
 #include "lp_cache.h"
+#include "lp_score.h"
 
 /*
  * A change requested through move(), recycle() or disqualify(), waiting for
@@ -422,9 +423,9 @@ on_insert(LpProcess *proc, Relation rel, HeapTuple newtup)
 	char	   *status;
 	int			si;
 	TimestampTz changed_at;
-	int			cols[3];
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	int			cols[4];
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
 	int			ncols = 0;
 
 	d = heap_getattr(newtup, col->id, tupdesc, &isnull);
@@ -485,10 +486,47 @@ on_insert(LpProcess *proc, Relation rel, HeapTuple newtup)
 		changed_at = DatumGetTimestampTz(d);
 	check_change_time(lead_id, changed_at, false, 0, NULL);
 
+	/* The fit score, whatever the client wrote there */
+	if (col->fit_score != InvalidAttrNumber)
+	{
+		cols[ncols] = col->fit_score;
+		values[ncols++] = Int32GetDatum(lp_fit_score(proc, newtup, tupdesc));
+	}
+
 	if (ncols > 0)
 		newtup = heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols,
 										   values, nulls);
 	return newtup;
+}
+
+/*
+ * keep_fit_score
+ *		On an update, recompute fit_score from the new row.  A client may
+ *		write fit_score only with the value the rules give (rescore_fit()
+ *		does exactly that).  Returns the tuple to continue with.
+ */
+static HeapTuple
+keep_fit_score(LpProcess *proc, TupleDesc tupdesc, HeapTuple oldtup,
+			   HeapTuple newtup, int64 lead_id)
+{
+	int			attnum = proc->lead.fit_score;
+	int32		fit;
+	bool		isnull;
+	Datum		d;
+	Datum		value;
+	bool		null = false;
+
+	if (attnum == InvalidAttrNumber)
+		return newtup;
+	fit = lp_fit_score(proc, newtup, tupdesc);
+	d = heap_getattr(newtup, attnum, tupdesc, &isnull);
+	if (!isnull && DatumGetInt32(d) == fit)
+		return newtup;
+	if (datum_changed(oldtup, newtup, tupdesc, attnum))
+		refuse_maintained("fit_score", lead_id,
+						  "It is the sum of the points of the matching fit rules; after changing rules, run lead_process.rescore_fit().");
+	value = Int32GetDatum(fit);
+	return heap_modify_tuple_by_cols(newtup, tupdesc, 1, &attnum, &value, &null);
 }
 
 /*
@@ -536,6 +574,8 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup)
 	if (datum_changed(oldtup, newtup, tupdesc, col->last_recycled_at))
 		refuse_maintained("last_recycled_at", lead_id,
 						  "It is set by recycle and reject transitions.");
+
+	newtup = keep_fit_score(proc, tupdesc, oldtup, newtup, lead_id);
 
 	old_stage = get_text(oldtup, tupdesc, col->stage);
 	new_stage = get_text(newtup, tupdesc, col->stage);

@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(93);
+SELECT plan(96);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -36,10 +36,12 @@ SELECT is(
 
 SELECT tables_are('lead_process', ARRAY[
 	'stage', 'stage_status', 'transition', 'reason',
-	'lead', 'activity', 'contact_attempt', 'stage_history']);
+	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule']);
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
+	'condition_check', 'condition_matches',
+	'fit_score_of', 'rescore_fit', 'fit_explain', 'fit_rule_validate_trigger',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger']);
@@ -95,6 +97,13 @@ INSERT INTO lp_expected_columns VALUES
 	('reason', 'kind', 'text', true),
 	('reason', 'description', 'text', true),
 
+	('fit_rule', 'id', 'bigint', true),
+	('fit_rule', 'name', 'text', true),
+	('fit_rule', 'condition', 'jsonb', true),
+	('fit_rule', 'points', 'integer', true),
+	('fit_rule', 'active', 'boolean', true),
+	('fit_rule', 'description', 'text', false),
+
 	('lead', 'id', 'bigint', true),
 	('lead', 'email', 'text', false),
 	('lead', 'first_name', 'text', false),
@@ -118,6 +127,7 @@ INSERT INTO lp_expected_columns VALUES
 	('lead', 'recycle_count', 'integer', true),
 	('lead', 'last_recycled_at', 'timestamp with time zone', false),
 	('lead', 'created_at', 'timestamp with time zone', true),
+	('lead', 'fit_score', 'integer', true),
 
 	('activity', 'id', 'bigint', true),
 	('activity', 'lead_id', 'bigint', true),
@@ -182,7 +192,7 @@ SELECT columns_are('lead_process', t.tab,
 						  t.tab))
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
-			   (9, 'stage_graph'), (10, 'stage_counts')) AS t(n, tab)
+			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule')) AS t(n, tab)
  ORDER BY t.n;
 
 SELECT set_eq(
@@ -191,7 +201,7 @@ SELECT set_eq(
 	format('%s: column types and NOT NULL as in the contract', t.tab))
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
-			   (9, 'stage_graph'), (10, 'stage_counts')) AS t(n, tab)
+			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule')) AS t(n, tab)
  ORDER BY t.n;
 
 /* lead.id and the per-lead ids are identities (clients may give their own) */
@@ -201,7 +211,8 @@ SELECT set_eq($$
 	  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 	 WHERE c.relnamespace = 'lead_process'::regnamespace AND a.attidentity <> ''
 $$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
-			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a') $$,
+			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a'),
+			  ('fit_rule', 'id', 'd') $$,
 	'identity columns: lead/activity/contact_attempt by default, stage_history always');
 
 /* ------------------------------------------------------------------------
@@ -331,6 +342,13 @@ $$, $$ VALUES
 	 'text'),
 	('lead_process.allowed_transitions(bigint)', 'lead_id bigint',
 	 'TABLE(to_stage text, kind text, needs_reason boolean)'),
+	('lead_process.condition_check(jsonb)', 'condition jsonb', 'boolean'),
+	('lead_process.condition_matches(jsonb,lead_process.lead)',
+	 'condition jsonb, lead lead_process.lead', 'boolean'),
+	('lead_process.fit_score_of(lead_process.lead)', 'lead lead_process.lead', 'integer'),
+	('lead_process.rescore_fit(bigint)', 'lead_id bigint DEFAULT NULL::bigint', 'bigint'),
+	('lead_process.fit_explain(bigint)', 'lead_id bigint',
+	 'TABLE(rule_id bigint, rule_name text, points integer)'),
 	('lead_process.grant_reader(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_writer(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_admin(regrole)', 'role regrole', 'void'),
@@ -343,7 +361,8 @@ SELECT set_eq($$
 	 WHERE p.pronamespace = 'lead_process'::regnamespace
 	   AND p.prorettype = 'pg_catalog.trigger'::regtype
 $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history_trigger()'),
-			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()') $$,
+			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()'),
+			  ('lead_process.fit_rule_validate_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -366,6 +385,7 @@ SELECT triggers_are('lead_process', 'stage', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'stage_status', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
+SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rule_validate']);
 
 /* Timing, level, events and function of every trigger in the schema */
 SELECT set_eq($$
@@ -391,7 +411,9 @@ $$, $$ VALUES
 	('stage', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('stage_status', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('transition', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
-	('reason', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O')
+	('reason', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('fit_rule', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('fit_rule', 'fit_rule_validate', 'lead_process.fit_rule_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
 
 /* ------------------------------------------------------------------------
@@ -607,7 +629,8 @@ SELECT cfg::regclass::text AS rel
 
 SELECT set_has('SELECT rel FROM lp_extconfig',
 			   $$ VALUES ('lead_process.stage'), ('lead_process.stage_status'),
-						 ('lead_process.transition'), ('lead_process.reason') $$,
+						 ('lead_process.transition'), ('lead_process.reason'),
+						 ('lead_process.fit_rule') $$,
 			   'the configuration tables are registered with pg_extension_config_dump');
 
 /* Generic: every table and every identity sequence of the schema is dumped

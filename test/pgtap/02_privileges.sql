@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(183);
+SELECT plan(215);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -60,7 +60,8 @@ SELECT r.n, r.rel, l.level,
 	(7, 'contact_attempt',  '{SELECT}', '{SELECT,INSERT,UPDATE}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(8, 'stage_history',    '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(9, 'stage_graph',	    '{SELECT}', '{SELECT}', '{SELECT}'),
-	(10, 'stage_counts',    '{SELECT}', '{SELECT}', '{SELECT}')
+	(10, 'stage_counts',    '{SELECT}', '{SELECT}', '{SELECT}'),
+	(11, 'fit_rule',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -81,7 +82,13 @@ SELECT f.n, f.func, f.args, l.level,
 	(9, 'lead_stage_trigger', '{}'::name[], NULL),
 	(10, 'lead_history_trigger', '{}'::name[], NULL),
 	(11, 'history_guard_trigger', '{}'::name[], NULL),
-	(12, 'config_changed_trigger', '{}'::name[], NULL)
+	(12, 'config_changed_trigger', '{}'::name[], NULL),
+	(13, 'condition_check', '{jsonb}'::name[], 1),
+	(14, 'condition_matches', '{jsonb,lead_process.lead}'::name[], 1),
+	(15, 'fit_score_of', '{lead_process.lead}'::name[], 1),
+	(16, 'fit_explain', '{bigint}'::name[], 1),
+	(17, 'rescore_fit', '{bigint}'::name[], 3),
+	(18, 'fit_rule_validate_trigger', '{}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 

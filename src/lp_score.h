@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ *
+ * lp_score.h
+ *	  Lead scoring.  Version 1.1 has fit scoring: rules on the lead's
+ *	  profile attributes, kept in lead.fit_score by the lead trigger.
+ *
+ * IDENTIFICATION
+ *	  src/lp_score.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LP_SCORE_H
+#define LP_SCORE_H
+
+#include "lp_cache.h"
+
+extern int32 lp_fit_score(LpProcess *proc, HeapTuple tuple, TupleDesc tupdesc);
+
+#endif							/* LP_SCORE_H */
