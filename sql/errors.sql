@@ -39,7 +39,7 @@ UPDATE lead_process.lead SET status = 'won' WHERE id = 1;
 SELECT lead_process.move(1, 'lead');
 SELECT lead_process.move(1, 'lead', 'bored');
 SELECT lead_process.move(1, 'disqualified', 'unreachable');
--- a reason equal to the stored one is not a new reason in a plain UPDATE
+-- an UPDATE that sets the reason to NULL gives no reason
 UPDATE lead_process.lead SET stage = 'lead', stage_reason = NULL WHERE id = 1;
 
 -- unknown lead (P0002) and null arguments (22004)

@@ -27,6 +27,12 @@ SELECT lead_process.move(2, 'mql'), lead_process.move(2, 'sal');
 UPDATE lead_process.lead SET stage = 'lead', stage_reason = 'stale' WHERE id = 2;
 SELECT stage, status, stage_reason, recycle_count FROM lead_process.lead WHERE id = 2;
 
+-- the reason is read from the UPDATE's SET list: repeating the previous
+-- reason is a reason
+SELECT lead_process.move(2, 'mql'), lead_process.move(2, 'sal');
+UPDATE lead_process.lead SET stage = 'lead', stage_reason = 'stale' WHERE id = 2;
+SELECT stage, stage_reason, recycle_count FROM lead_process.lead WHERE id = 2;
+
 -- a recycle needs a reason, of the recycle kind
 SELECT lead_process.move(2, 'mql'), lead_process.move(2, 'sal');
 SELECT lead_process.recycle(2, NULL);

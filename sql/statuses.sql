@@ -28,13 +28,18 @@ UPDATE lead_process.lead SET status = 'on-hold' WHERE id = 1;		-- unchanged: not
 SELECT from_stage, to_stage, from_status, to_status, kind, cause
   FROM lead_process.stage_history WHERE lead_id = 1 ORDER BY id;
 
--- a status given in the same UPDATE as the stage is used and validated;
--- one left unchanged is replaced by the new stage's default
+-- a status set in the same UPDATE as the stage is used and validated, even
+-- when it equals the old one; a status the UPDATE does not set is replaced
+-- by the new stage's default
 INSERT INTO lead_process.lead (id, stage) VALUES (2, 'mql');
 UPDATE lead_process.lead SET stage = 'sal', status = 'attempting-contact' WHERE id = 2;
 SELECT stage, status FROM lead_process.lead WHERE id = 2;
 UPDATE lead_process.lead SET stage = 'sql', status = 'attempting-contact' WHERE id = 2;
+UPDATE lead_process.lead SET stage = 'sql' WHERE id = 2;
 SELECT stage, status FROM lead_process.lead WHERE id = 2;
+INSERT INTO lead_process.lead (id, stage, status) VALUES (5, 'lead', 'working');
+UPDATE lead_process.lead SET stage = 'mql', status = 'working' WHERE id = 5;
+SELECT stage, status FROM lead_process.lead WHERE id = 5;
 
 -- a status of another stage, or an unknown one, is refused
 UPDATE lead_process.lead SET status = 'quote-current' WHERE id = 2;

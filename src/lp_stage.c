@@ -38,6 +38,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/sysattr.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -132,6 +133,17 @@ datum_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc tupdesc,
 	if (oldnull || newnull)
 		return oldnull != newnull;
 	return !datumIsEqual(o, n, att->attbyval, att->attlen);
+}
+
+/*
+ * column_set
+ *		Whether the UPDATE's SET list names the column (tg_updatedcols), as
+ *		opposed to the column keeping or happening to get its old value.
+ */
+static bool
+column_set(const Bitmapset *updated, AttrNumber attnum)
+{
+	return bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, updated);
 }
 
 /*
@@ -537,7 +549,8 @@ keep_fit_score(LpProcess *proc, TupleDesc tupdesc, HeapTuple oldtup,
  *		AFTER trigger records it from the stamped columns.
  */
 static HeapTuple
-on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup)
+on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup,
+		  const Bitmapset *updated)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	LpLeadColumns *col = &proc->lead;
@@ -612,21 +625,21 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup)
 	if (t == NULL)
 		refuse_transition(proc, from, to, lead_id, rel);
 
-	/* Reason: the function's, else one set in this UPDATE */
+	/*
+	 * Reason: the function's, else the one this UPDATE sets.  Whether the
+	 * UPDATE sets a column is read from its SET list, not guessed from a
+	 * changed value, so repeating the previous reason is a reason.
+	 */
 	if (pending != NULL)
 		reason = pending->reason;
-	else
-	{
-		char	   *old_reason = get_text(oldtup, tupdesc, col->stage_reason);
-
+	else if (column_set(updated, col->stage_reason))
 		reason = get_text(newtup, tupdesc, col->stage_reason);
-		if (text_equal(reason, old_reason))
-			reason = NULL;
-	}
+	else
+		reason = NULL;
 	check_reason(proc, t, reason, lead_id);
 
-	/* Status: given in this UPDATE, else the edge's, else the default */
-	if (status_changed && new_status != NULL)
+	/* Status: the one this UPDATE sets, else the edge's, else the default */
+	if (column_set(updated, col->status) && new_status != NULL)
 		check_status(&proc->stages[to], new_status, lead_id);
 	else
 	{
@@ -645,7 +658,7 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup)
 													  tupdesc, &isnull));
 	if (pending != NULL && pending->has_at)
 		changed_at = pending->at;
-	else if (datum_changed(oldtup, newtup, tupdesc, col->stage_changed_at))
+	else if (column_set(updated, col->stage_changed_at))
 	{
 		d = heap_getattr(newtup, col->stage_changed_at, tupdesc, &isnull);
 		changed_at = isnull ? GetCurrentTransactionStartTimestamp() :
@@ -704,7 +717,7 @@ lp_lead_stage_trigger(PG_FUNCTION_ARGS)
 		result = on_insert(proc, trigdata->tg_relation, trigdata->tg_trigtuple);
 	else
 		result = on_update(proc, trigdata->tg_relation, trigdata->tg_trigtuple,
-						   trigdata->tg_newtuple);
+						   trigdata->tg_newtuple, trigdata->tg_updatedcols);
 	return PointerGetDatum(result);
 }
 
