@@ -150,6 +150,145 @@ REVOKE ALL ON FUNCTION lead_process.rescore_fit(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.fit_explain(bigint) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
+ * Events: a durable outbox, announced with NOTIFY
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE lead_process.event (
+	id          bigint GENERATED ALWAYS AS IDENTITY,
+	xid         xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+	lead_id     bigint NOT NULL,
+	type        text NOT NULL,
+	occurred_at timestamptz NOT NULL,
+	recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	payload     jsonb NOT NULL,
+	PRIMARY KEY (lead_id, id)
+);
+CREATE INDEX event_order_idx ON lead_process.event (xid, id);
+CREATE INDEX event_id_idx ON lead_process.event (id);
+COMMENT ON TABLE lead_process.event IS
+	'Durable event outbox: one row per stage or status change, written in the same transaction; read with read_events(), acknowledged with ack_events(), pruned with prune_events()';
+COMMENT ON COLUMN lead_process.event.id IS 'Event id';
+COMMENT ON COLUMN lead_process.event.xid IS 'Transaction that wrote the event; events are delivered in (xid, id) order once that transaction has ended';
+COMMENT ON COLUMN lead_process.event.lead_id IS 'Lead the event is about';
+COMMENT ON COLUMN lead_process.event.type IS 'lead_created, stage_changed, status_changed, lead_recycled or lead_disqualified';
+COMMENT ON COLUMN lead_process.event.occurred_at IS 'When the change took effect (stage_history.changed_at)';
+COMMENT ON COLUMN lead_process.event.recorded_at IS 'When the event was written (transaction time)';
+COMMENT ON COLUMN lead_process.event.payload IS 'The change: history_id, lead_id, from/to stage and status, kind, cause, reason, owner, score, changed_at, changed_by, actor';
+COMMENT ON INDEX lead_process.event_pkey IS 'Events by lead (lead_id first, for co-location on lead_id)';
+COMMENT ON INDEX lead_process.event_id_idx IS 'Events by id, for acknowledgements';
+COMMENT ON INDEX lead_process.event_order_idx IS 'Events in delivery order';
+COMMENT ON SEQUENCE lead_process.event_id_seq IS 'Identity of event.id';
+
+CREATE TABLE lead_process.event_consumer (
+	name        text PRIMARY KEY
+		CHECK (name OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_-]{0,62}$'),
+	acked_xid   xid8 NOT NULL DEFAULT '0',
+	acked_id    bigint NOT NULL DEFAULT 0,
+	acked_at    timestamptz,
+	created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE lead_process.event_consumer IS
+	'Consumers of the event outbox and how far each has acknowledged; register one with INSERT (name)';
+COMMENT ON COLUMN lead_process.event_consumer.name IS 'Consumer name (lowercase identifier)';
+COMMENT ON COLUMN lead_process.event_consumer.acked_xid IS 'Transaction of the last acknowledged event';
+COMMENT ON COLUMN lead_process.event_consumer.acked_id IS 'Id of the last acknowledged event';
+COMMENT ON COLUMN lead_process.event_consumer.acked_at IS 'When the consumer last acknowledged';
+COMMENT ON COLUMN lead_process.event_consumer.created_at IS 'When the consumer was registered';
+COMMENT ON INDEX lead_process.event_consumer_pkey IS 'Consumers by name';
+
+SELECT pg_catalog.pg_extension_config_dump('lead_process.event', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.event_consumer', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.event', 'id')::pg_catalog.regclass, '');
+
+/*
+ * Delivery order is (xid, id), and only events of transactions that have
+ * ended are delivered (xid below the snapshot's xmin).  An id is drawn when
+ * the row is written, not when its transaction commits, so an id cursor
+ * could step over an event that commits late; an xid cursor cannot, since
+ * every transaction still able to write an event has an xid at or above
+ * xmin.  A long-open transaction therefore delays delivery; it never loses
+ * an event.
+ */
+CREATE FUNCTION lead_process.read_events(consumer text, max_events integer DEFAULT 100)
+	RETURNS SETOF lead_process.event
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c lead_process.event_consumer;
+BEGIN
+	SELECT * INTO c FROM lead_process.event_consumer ec WHERE ec.name OPERATOR(pg_catalog.=) consumer;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'event consumer "%" does not exist', consumer
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Register it with INSERT INTO lead_process.event_consumer (name) VALUES (...).';
+	END IF;
+	IF max_events IS NULL OR max_events OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'max_events must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+		SELECT e.* FROM lead_process.event e
+		 WHERE (e.xid, e.id) OPERATOR(pg_catalog.>) (c.acked_xid, c.acked_id)
+		   AND e.xid OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+		 ORDER BY e.xid, e.id
+		 LIMIT max_events;
+END
+$$;
+COMMENT ON FUNCTION lead_process.read_events(text, integer) IS
+	'The next events for a consumer after its acknowledged position, in delivery order, only from transactions that have ended';
+
+CREATE FUNCTION lead_process.ack_events(consumer text, upto_event_id bigint) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e_xid xid8;
+	moved bigint;
+BEGIN
+	SELECT e.xid INTO e_xid FROM lead_process.event e WHERE e.id OPERATOR(pg_catalog.=) upto_event_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'event % does not exist', upto_event_id
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Acknowledge an event read with lead_process.read_events().';
+	END IF;
+	UPDATE lead_process.event_consumer ec
+	   SET acked_xid = e_xid, acked_id = upto_event_id, acked_at = pg_catalog.now()
+	 WHERE ec.name OPERATOR(pg_catalog.=) consumer
+	   AND (e_xid, upto_event_id) OPERATOR(pg_catalog.>) (ec.acked_xid, ec.acked_id);
+	GET DIAGNOSTICS moved = ROW_COUNT;
+	IF moved OPERATOR(pg_catalog.=) 0 AND NOT EXISTS
+		(SELECT 1 FROM lead_process.event_consumer ec WHERE ec.name OPERATOR(pg_catalog.=) consumer) THEN
+		RAISE EXCEPTION 'event consumer "%" does not exist', consumer
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION lead_process.ack_events(text, bigint) IS
+	'Acknowledges every event up to and including the given one for a consumer; returns 1 if the position moved, 0 if it was already past it';
+
+CREATE FUNCTION lead_process.prune_events() RETURNS bigint
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+		WITH gone AS (
+			DELETE FROM lead_process.event e
+			 WHERE EXISTS (SELECT 1 FROM lead_process.event_consumer)
+			   AND NOT EXISTS (SELECT 1 FROM lead_process.event_consumer c
+								WHERE (e.xid, e.id) OPERATOR(pg_catalog.>) (c.acked_xid, c.acked_id))
+			RETURNING 1)
+		SELECT pg_catalog.count(*) FROM gone;
+	END;
+COMMENT ON FUNCTION lead_process.prune_events() IS
+	'Deletes the events every registered consumer has acknowledged (none while no consumer is registered); returns how many';
+
+REVOKE ALL ON FUNCTION lead_process.read_events(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.ack_events(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.prune_events() FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
  * Privilege levels, extended to the new objects
  * ------------------------------------------------------------------------ */
 
@@ -168,6 +307,23 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION lead_process.grant_writer(role regrole) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM lead_process.grant_reader(role);
+	EXECUTE format('GRANT INSERT, UPDATE ON lead_process.lead, lead_process.activity, '
+				   'lead_process.contact_attempt TO %s', role);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.move(bigint, text, text, text, timestamptz), '
+				   'lead_process.recycle(bigint, text, text, timestamptz), '
+				   'lead_process.disqualify(bigint, text, text, timestamptz), '
+				   'lead_process.read_events(text, integer), '
+				   'lead_process.ack_events(text, bigint) TO %s', role);
+	EXECUTE format('GRANT UPDATE ON lead_process.event_consumer TO %s', role);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION lead_process.grant_admin(role regrole) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -175,9 +331,13 @@ AS $$
 BEGIN
 	PERFORM lead_process.grant_writer(role);
 	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON lead_process.stage, lead_process.stage_status, '
-				   'lead_process.transition, lead_process.reason, lead_process.fit_rule TO %s', role);
+				   'lead_process.transition, lead_process.reason TO %s', role);
 	EXECUTE format('GRANT DELETE ON lead_process.lead, lead_process.activity, '
 				   'lead_process.contact_attempt, lead_process.stage_history TO %s', role);
-	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.rescore_fit(bigint) TO %s', role);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.rescore_fit(bigint), '
+				   'lead_process.prune_events() TO %s', role);
+	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON lead_process.fit_rule, '
+				   'lead_process.event_consumer TO %s', role);
+	EXECUTE format('GRANT DELETE ON lead_process.event TO %s', role);
 END
 $$;

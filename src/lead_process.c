@@ -25,6 +25,7 @@ PG_MODULE_MAGIC;
 /* GUC variables */
 char	   *lp_actor = NULL;
 int			lp_max_future_skew = 3600;
+bool		lp_notify = true;
 
 void		_PG_init(void);
 
@@ -56,6 +57,15 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("lead_process.notify",
+							 "Announces each event with NOTIFY on channel lead_process.",
+							 "The event is written to lead_process.event either way; turn this off for bulk loads whose events consumers read from the outbox.",
+							 &lp_notify,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("lead_process");
 

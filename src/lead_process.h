@@ -33,6 +33,7 @@
 /* GUC variables (lead_process.c) */
 extern char *lp_actor;
 extern int	lp_max_future_skew;
+extern bool lp_notify;
 
 /* lead_process.c */
 extern void lp_check_trigger(FunctionCallInfo fcinfo, const char *funcname,

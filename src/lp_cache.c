@@ -301,6 +301,7 @@ load_process(MemoryContext cxt)
 	/* Objects of version 1.1: absent while the extension is still at 1.0 */
 	proc->lead.fit_score = get_attnum(proc->lead_relid, "fit_score");
 	lp_relids[6] = get_relname_relid("fit_rule", nsp);
+	proc->event_relid = get_relname_relid("event", nsp);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,

@@ -91,6 +91,7 @@ typedef struct LpProcess
 	Oid			lead_relid;
 	Oid			history_relid;
 	Oid			history_owner;	/* history rows are written as this role */
+	Oid			event_relid;	/* the outbox; InvalidOid before version 1.1 */
 	LpLeadColumns lead;
 } LpProcess;
 

@@ -678,6 +678,23 @@ lp_condition_eval(const LpCondition *cond, HeapTuple tuple, TupleDesc tupdesc)
 }
 
 /*
+ * lp_row_tuple
+ *		Wrap a composite argument (a lead row) as a HeapTuple for the
+ *		evaluators.  Returns its pinned tuple descriptor: the caller releases
+ *		it with ReleaseTupleDesc().
+ */
+TupleDesc
+lp_row_tuple(HeapTupleHeader row, HeapTupleData *tuple)
+{
+	tuple->t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tuple->t_self);
+	tuple->t_tableOid = InvalidOid;
+	tuple->t_data = row;
+	return lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row),
+								  HeapTupleHeaderGetTypMod(row));
+}
+
+/*
  * lp_condition_check
  *		condition_check(jsonb) returns boolean: true, or an ERROR that says
  *		what is wrong.  Meant for CHECK constraints of rule tables.
@@ -706,13 +723,7 @@ lp_condition_matches(PG_FUNCTION_ARGS)
 	LpCondition *cond;
 	bool		result;
 
-	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row),
-									 HeapTupleHeaderGetTypMod(row));
-	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = row;
-
+	tupdesc = lp_row_tuple(row, &tuple);
 	cond = lp_condition_compile(condition);
 	lp_condition_bind(cond, tupdesc);
 	result = lp_condition_eval(cond, &tuple, tupdesc);

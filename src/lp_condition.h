@@ -81,6 +81,7 @@ extern const LpCondition *lp_condition_find_attribute(const LpCondition *cond,
 													   const char *const *names,
 													   int nnames);
 extern void lp_condition_bind(LpCondition *cond, TupleDesc tupdesc);
+extern TupleDesc lp_row_tuple(HeapTupleHeader row, HeapTupleData *tuple);
 extern bool lp_condition_eval(const LpCondition *cond, HeapTuple tuple,
 							  TupleDesc tupdesc);
 

@@ -74,12 +74,7 @@ lp_fit_score_of(PG_FUNCTION_ARGS)
 	HeapTupleData tuple;
 	int32		score;
 
-	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row),
-									 HeapTupleHeaderGetTypMod(row));
-	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = row;
+	tupdesc = lp_row_tuple(row, &tuple);
 	score = lp_fit_score(proc, &tuple, tupdesc);
 	ReleaseTupleDesc(tupdesc);
 	PG_RETURN_INT32(score);

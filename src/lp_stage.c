@@ -41,6 +41,7 @@
 #include "access/sysattr.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -74,9 +75,13 @@ static LpPending *lp_pending = NULL;
 
 /* Kept SPI plans */
 static SPIPlanPtr history_plan = NULL;
+static SPIPlanPtr history_event_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static SPIPlanPtr exists_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
+
+static SPIPlanPtr prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs,
+							   Oid *argtypes);
 
 /* One stage change, as the trigger sees it */
 typedef struct LpChange
@@ -200,17 +205,49 @@ check_change_time(int64 lead_id, TimestampTz at, bool has_previous,
 }
 
 /*
+ * event_type
+ *		The outbox event type of a history row's kind.
+ */
+static const char *
+event_type(const char *kind)
+{
+	if (strcmp(kind, "create") == 0)
+		return "lead_created";
+	if (strcmp(kind, "status") == 0)
+		return "status_changed";
+	if (strcmp(kind, "recycle") == 0 || strcmp(kind, "reject") == 0)
+		return "lead_recycled";
+	if (strcmp(kind, "disqualify") == 0)
+		return "lead_disqualified";
+	return "stage_changed";
+}
+
+#define HISTORY_INSERT \
+	"INSERT INTO lead_process.stage_history " \
+	"(lead_id, from_stage, to_stage, from_status, to_status, " \
+	"kind, cause, reason, changed_at, changed_by, actor, owner, score) " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+
+/*
  * record_change
- *		Append one row to stage_history, as the owner of that table.
+ *		Append one row to stage_history and, from version 1.1, the matching
+ *		event to the outbox (one statement for both), as the owner of those
+ *		tables; then announce the event with NOTIFY unless
+ *		lead_process.notify is off.  The NOTIFY payload carries ids and stage
+ *		names only, no personal data; consumers read the rest from the
+ *		outbox.
  */
 static void
 record_change(LpProcess *proc, const LpChange *c)
 {
-	Datum		values[13];
-	char		nulls[13];
+	Datum		values[14];
+	char		nulls[14];
 	Oid			save_userid;
 	int			save_sec;
 	char	   *changed_by = GetUserNameFromId(GetUserId(), false);
+	const char *type = event_type(c->kind);
+	bool		with_event = OidIsValid(proc->event_relid);
+	int64		event_id = 0;
 
 	memset(nulls, ' ', sizeof(nulls));
 #define TEXT_ARG(i, s) \
@@ -231,6 +268,7 @@ record_change(LpProcess *proc, const LpChange *c)
 	TEXT_ARG(10, c->actor);
 	TEXT_ARG(11, c->owner);
 	values[12] = Int32GetDatum(c->score);
+	TEXT_ARG(13, type);
 #undef TEXT_ARG
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -238,29 +276,49 @@ record_change(LpProcess *proc, const LpChange *c)
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (history_plan == NULL)
 	{
-		Oid			argtypes[13] = {
+		Oid			argtypes[14] = {
 			INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID
+			TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID
 		};
-		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("INSERT INTO lead_process.stage_history "
-						   "(lead_id, from_stage, to_stage, from_status, to_status, "
-						   "kind, cause, reason, changed_at, changed_by, actor, "
-						   "owner, score) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-						   13, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare stage_history insert: %s",
-				 SPI_result_code_string(SPI_result));
-		history_plan = plan;
+		if (!with_event)
+		{
+			prepare_kept(&history_plan, HISTORY_INSERT, 13, argtypes);
+			if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "stage_history insert failed");
+		}
+		else
+		{
+			bool		isnull;
+
+			prepare_kept(&history_event_plan,
+						 "WITH h AS (" HISTORY_INSERT " RETURNING *) "
+						 "INSERT INTO lead_process.event (lead_id, type, occurred_at, payload) "
+						 "SELECT h.lead_id, $14, h.changed_at, pg_catalog.jsonb_build_object("
+						 "'history_id', h.id, 'lead_id', h.lead_id, "
+						 "'from_stage', h.from_stage, 'to_stage', h.to_stage, "
+						 "'from_status', h.from_status, 'to_status', h.to_status, "
+						 "'kind', h.kind, 'cause', h.cause, 'reason', h.reason, "
+						 "'owner', h.owner, 'score', h.score, 'changed_at', h.changed_at, "
+						 "'changed_by', h.changed_by, 'actor', h.actor) "
+						 "FROM h RETURNING id",
+						 14, argtypes);
+			if (SPI_execute_plan(history_event_plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+				SPI_processed != 1)
+				elog(ERROR, "stage_history and event insert failed");
+			event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+		}
 	}
-	if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "stage_history insert failed");
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
+
+	/* Stage names match [a-z][a-z0-9_-]*, so they need no JSON escaping */
+	if (with_event && lp_notify)
+		Async_Notify("lead_process",
+					 psprintf("{\"id\": " INT64_FORMAT ", \"type\": \"%s\", \"lead_id\": " INT64_FORMAT ", \"stage\": \"%s\"}",
+							  event_id, type, c->lead_id, c->to_stage));
 }
 
 /*

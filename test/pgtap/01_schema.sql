@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(96);
+SELECT plan(100);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -36,12 +36,14 @@ SELECT is(
 
 SELECT tables_are('lead_process', ARRAY[
 	'stage', 'stage_status', 'transition', 'reason',
-	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule']);
+	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule',
+	'event', 'event_consumer']);
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
 	'condition_check', 'condition_matches',
 	'fit_score_of', 'rescore_fit', 'fit_explain', 'fit_rule_validate_trigger',
+	'read_events', 'ack_events', 'prune_events',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger']);
@@ -103,6 +105,20 @@ INSERT INTO lp_expected_columns VALUES
 	('fit_rule', 'points', 'integer', true),
 	('fit_rule', 'active', 'boolean', true),
 	('fit_rule', 'description', 'text', false),
+
+	('event', 'id', 'bigint', true),
+	('event', 'xid', 'xid8', true),
+	('event', 'lead_id', 'bigint', true),
+	('event', 'type', 'text', true),
+	('event', 'occurred_at', 'timestamp with time zone', true),
+	('event', 'recorded_at', 'timestamp with time zone', true),
+	('event', 'payload', 'jsonb', true),
+
+	('event_consumer', 'name', 'text', true),
+	('event_consumer', 'acked_xid', 'xid8', true),
+	('event_consumer', 'acked_id', 'bigint', true),
+	('event_consumer', 'acked_at', 'timestamp with time zone', false),
+	('event_consumer', 'created_at', 'timestamp with time zone', true),
 
 	('lead', 'id', 'bigint', true),
 	('lead', 'email', 'text', false),
@@ -192,7 +208,8 @@ SELECT columns_are('lead_process', t.tab,
 						  t.tab))
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
-			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule')) AS t(n, tab)
+			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule'),
+			   (12, 'event'), (13, 'event_consumer')) AS t(n, tab)
  ORDER BY t.n;
 
 SELECT set_eq(
@@ -201,7 +218,8 @@ SELECT set_eq(
 	format('%s: column types and NOT NULL as in the contract', t.tab))
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
-			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule')) AS t(n, tab)
+			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule'),
+			   (12, 'event'), (13, 'event_consumer')) AS t(n, tab)
  ORDER BY t.n;
 
 /* lead.id and the per-lead ids are identities (clients may give their own) */
@@ -212,7 +230,7 @@ SELECT set_eq($$
 	 WHERE c.relnamespace = 'lead_process'::regnamespace AND a.attidentity <> ''
 $$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
 			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a'),
-			  ('fit_rule', 'id', 'd') $$,
+			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a') $$,
 	'identity columns: lead/activity/contact_attempt by default, stage_history always');
 
 /* ------------------------------------------------------------------------
@@ -349,6 +367,10 @@ $$, $$ VALUES
 	('lead_process.rescore_fit(bigint)', 'lead_id bigint DEFAULT NULL::bigint', 'bigint'),
 	('lead_process.fit_explain(bigint)', 'lead_id bigint',
 	 'TABLE(rule_id bigint, rule_name text, points integer)'),
+	('lead_process.read_events(text,integer)', 'consumer text, max_events integer DEFAULT 100',
+	 'SETOF lead_process.event'),
+	('lead_process.ack_events(text,bigint)', 'consumer text, upto_event_id bigint', 'bigint'),
+	('lead_process.prune_events()', '', 'bigint'),
 	('lead_process.grant_reader(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_writer(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_admin(regrole)', 'role regrole', 'void'),
@@ -630,7 +652,8 @@ SELECT cfg::regclass::text AS rel
 SELECT set_has('SELECT rel FROM lp_extconfig',
 			   $$ VALUES ('lead_process.stage'), ('lead_process.stage_status'),
 						 ('lead_process.transition'), ('lead_process.reason'),
-						 ('lead_process.fit_rule') $$,
+						 ('lead_process.fit_rule'), ('lead_process.event'),
+						 ('lead_process.event_consumer') $$,
 			   'the configuration tables are registered with pg_extension_config_dump');
 
 /* Generic: every table and every identity sequence of the schema is dumped

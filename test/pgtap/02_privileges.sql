@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(215);
+SELECT plan(239);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -61,7 +61,9 @@ SELECT r.n, r.rel, l.level,
 	(8, 'stage_history',    '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(9, 'stage_graph',	    '{SELECT}', '{SELECT}', '{SELECT}'),
 	(10, 'stage_counts',    '{SELECT}', '{SELECT}', '{SELECT}'),
-	(11, 'fit_rule',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
+	(11, 'fit_rule',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(12, 'event',           '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
+	(13, 'event_consumer',  '{SELECT}', '{SELECT,UPDATE}', '{SELECT,INSERT,UPDATE,DELETE}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -88,7 +90,10 @@ SELECT f.n, f.func, f.args, l.level,
 	(15, 'fit_score_of', '{lead_process.lead}'::name[], 1),
 	(16, 'fit_explain', '{bigint}'::name[], 1),
 	(17, 'rescore_fit', '{bigint}'::name[], 3),
-	(18, 'fit_rule_validate_trigger', '{}'::name[], NULL)
+	(18, 'fit_rule_validate_trigger', '{}'::name[], NULL),
+	(19, 'read_events', '{text,integer}'::name[], 2),
+	(20, 'ack_events', '{text,bigint}'::name[], 2),
+	(21, 'prune_events', '{}'::name[], 3)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 

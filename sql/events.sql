@@ -1,0 +1,73 @@
+--
+-- events: the durable outbox written with every stage or status change
+--
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+\set SHOW_CONTEXT never
+CREATE EXTENSION lead_process;
+
+-- one event per history row, in the same transaction, typed by the change
+INSERT INTO lead_process.lead (id, stage, owner, score, stage_changed_at)
+VALUES (1, 'lead', 'rep-01', 60, '2026-02-01 10:00+00');
+SELECT lead_process.move(1, 'mql', at => '2026-02-02 09:00+00');
+SELECT lead_process.move(1, 'sal', 'accepted', actor => 'crm:jane', at => '2026-02-02 11:00+00');
+UPDATE lead_process.lead SET status = 'connected' WHERE id = 1;
+SELECT lead_process.recycle(1, 'unreachable', at => '2026-02-10 00:00+00');
+INSERT INTO lead_process.lead (id, stage_changed_at) VALUES (2, '2026-02-03 00:00+00');
+SELECT lead_process.disqualify(2, 'junk', at => '2026-02-04 00:00+00');
+SELECT e.id, e.lead_id, e.type,
+	   e.payload->>'from_stage' AS from_stage, e.payload->>'to_stage' AS to_stage,
+	   e.payload->>'kind' AS kind, e.payload->>'reason' AS reason,
+	   e.payload->>'actor' AS actor, e.occurred_at = (e.payload->>'changed_at')::timestamptz AS dated
+  FROM lead_process.event e ORDER BY e.id;
+-- every history row has its event, and the reverse
+SELECT count(*) AS unmatched
+  FROM lead_process.stage_history h
+  FULL JOIN lead_process.event e ON (e.payload->>'history_id')::bigint = h.id
+ WHERE h.id IS NULL OR e.id IS NULL;
+-- an error leaves no event behind
+SELECT lead_process.move(1, 'customer');
+SELECT count(*) AS events FROM lead_process.event;
+
+-- consumers read in order, acknowledge, and see each event once
+INSERT INTO lead_process.event_consumer (name) VALUES ('crm-sync'), ('warehouse');
+SELECT id, type FROM lead_process.read_events('crm-sync', 3);
+SELECT lead_process.ack_events('crm-sync', 3);
+SELECT id, type FROM lead_process.read_events('crm-sync');
+-- acknowledging an older event does not move the position back
+SELECT lead_process.ack_events('crm-sync', 2);
+SELECT name, acked_id FROM lead_process.event_consumer ORDER BY name;
+
+-- pruning keeps what any consumer still needs
+SELECT lead_process.prune_events();
+SELECT lead_process.ack_events('warehouse', 2);
+SELECT lead_process.prune_events();
+SELECT min(id) AS oldest_kept, count(*) AS kept FROM lead_process.event;
+SELECT lead_process.ack_events('crm-sync', 7), lead_process.ack_events('warehouse', 7);
+SELECT lead_process.prune_events();
+SELECT count(*) AS kept FROM lead_process.event;
+-- new events keep coming after a prune
+SELECT lead_process.move(1, 'mql', at => '2026-02-11 00:00+00');
+SELECT id, type FROM lead_process.read_events('warehouse');
+-- with no consumer registered, nothing is pruned
+DELETE FROM lead_process.event_consumer;
+SELECT lead_process.prune_events();
+
+-- errors
+SELECT * FROM lead_process.read_events('nobody');
+INSERT INTO lead_process.event_consumer (name) VALUES ('warehouse');
+SELECT * FROM lead_process.read_events('warehouse', 0);
+SELECT lead_process.ack_events('warehouse', 999);
+SELECT lead_process.ack_events('nobody', 8);
+INSERT INTO lead_process.event_consumer (name, created_at) VALUES ('Bad Name', '2026-01-01');
+-- event ids are always generated
+INSERT INTO lead_process.event (id, lead_id, type, occurred_at, payload)
+VALUES (1000, 1, 'forged', now(), '{}');
+
+-- NOTIFY can be turned off for bulk loads; the outbox row is written anyway
+SET lead_process.notify = off;
+SELECT lead_process.move(1, 'sal', 'accepted', at => '2026-02-12 00:00+00');
+RESET lead_process.notify;
+SELECT type, payload->>'to_stage' AS to_stage FROM lead_process.event ORDER BY id DESC LIMIT 1;
+
+DROP EXTENSION lead_process;
