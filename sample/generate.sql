@@ -19,7 +19,8 @@
  *	   1% of leads get about 10% of the activities, top 10% about a third)
  *	   with the hot ranks scattered over the ids by a multiplicative
  *	   permutation; inserted in time order
- *	4. score: behaviour points (capped per type) plus fit points, plain UPDATE
+ *	4. score: lead_process's own behaviour and fit rules score the sample
+ *	   as it loads (rules configured before the activities)
  *	5. the funnel walk: a recursive query draws each lead's path (stage,
  *	   time, reason, status, owner per step); then one set-based UPDATE of
  *	   lead per step number moves every lead that has that step, so the
@@ -208,6 +209,40 @@ SELECT setval(pg_get_serial_sequence('lead_process.lead', 'id'), :leads) AS seq 
 ANALYZE lead_process.lead;
 
 /* ------------------------------------------------------------------------
+ * Scoring rules: the activities below are scored by lead_process itself as
+ * they are inserted (behaviour rules, caps) and the leads by their profile
+ * (fit rules).  Promotion by score is switched off while the sample loads:
+ * the funnel walk decides every stage change, so that the funnel rates are
+ * the ones sample/README.md states; it is switched back on at the end.
+ * ------------------------------------------------------------------------ */
+CREATE TEMP TABLE sample_mql_threshold ON COMMIT DROP AS
+SELECT score_threshold FROM lead_process.stage WHERE name = 'mql';
+UPDATE lead_process.stage SET score_threshold = NULL WHERE name = 'mql';
+INSERT INTO lead_process.behaviour_rule
+	(name, activity_type, property, pattern, points, max_occurrences, max_points, priority)
+VALUES
+	('pricing page',     'page_view',        'url', '/pricing',    5, NULL, 15, 1),
+	('careers page',     'page_view',        'url', '/careers/%', -10, NULL, 10, 2),
+	('page view',        'page_view',        NULL,  NULL,          1, 20, NULL, 3),
+	('email open',       'email_open',       NULL,  NULL,          1, 10, NULL, 4),
+	('email click',      'email_click',      NULL,  NULL,          3, NULL, 15, 5),
+	('form submit',      'form_submit',      NULL,  NULL,         10, NULL, 20, 6),
+	('content download', 'content_download', NULL,  NULL,          8, NULL, 24, 7),
+	('webinar attended', 'webinar_attended', NULL,  NULL,         12, NULL, 24, 8),
+	('demo request',     'demo_request',     NULL,  NULL,         40, NULL, 40, 9),
+	('free trial start', 'free_trial_start', NULL,  NULL,         30, NULL, 30, 10),
+	('unsubscribe',      'unsubscribe',      NULL,  NULL,        -15, NULL, 15, 11);
+INSERT INTO lead_process.fit_rule (name, condition, points) VALUES
+	('senior title', '{"attribute": "job_title", "op": "in", "value": ["CEO", "CTO", "CFO", "VP Sales", "VP Marketing", "Head of IT", "IT Director"]}', 15),
+	('manager', '{"attribute": "job_title", "op": "like", "value": "%Manager"}', 8),
+	('practitioner', '{"attribute": "job_title", "op": "in", "value": ["Engineer", "Analyst", "Consultant"]}', 3),
+	('student or intern', '{"attribute": "job_title", "op": "in", "value": ["Student", "Intern"]}', -20),
+	('200+ employees', '{"attribute": "employees", "op": ">=", "value": 200}', 10),
+	('1000+ employees', '{"attribute": "employees", "op": ">=", "value": 1000}', 5),
+	('free-mail address', '{"attribute": "email", "op": "email-domain", "value": ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com"]}', -10);
+SELECT lead_process.rescore_fit() \g /dev/null
+
+/* ------------------------------------------------------------------------
  * 3. Activities, in time order
  * ------------------------------------------------------------------------ */
 INSERT INTO lead_process.activity (lead_id, type, occurred_at, properties)
@@ -253,35 +288,6 @@ FROM (SELECT g, lead_id, q,
 						FROM generate_series(1, :activities) AS g) a) b) c) d
 ORDER BY occurred_at, g;
 ANALYZE lead_process.activity;
-
-/* ------------------------------------------------------------------------
- * 4. Score: behaviour (capped per type) + fit, floored at 0
- * ------------------------------------------------------------------------ */
-UPDATE lead_process.lead l
-   SET score = greatest(0, coalesce(b.points, 0)
-		+ CASE WHEN l.job_title IN ('CEO', 'CTO', 'CFO', 'VP Sales', 'VP Marketing', 'Head of IT', 'IT Director') THEN 15
-			   WHEN l.job_title LIKE '%Manager' THEN 8
-			   WHEN l.job_title IN ('Engineer', 'Analyst', 'Consultant') THEN 3
-			   WHEN l.job_title IN ('Student', 'Intern') THEN -20
-			   ELSE 0 END
-		+ CASE WHEN l.employees >= 1000 THEN 15 WHEN l.employees >= 200 THEN 10 ELSE 0 END
-		+ CASE WHEN l.email ~ '@(gmail|yahoo|outlook|hotmail)\.com$' THEN -10 ELSE 0 END)
-  FROM lead_process.lead s
-  LEFT JOIN (SELECT lead_id,
-					(least(20, count(*) FILTER (WHERE type = 'page_view'))
-					 + least(15, 5 * count(*) FILTER (WHERE type = 'page_view' AND properties ->> 'url' = '/pricing'))
-					 - CASE WHEN bool_or(type = 'page_view' AND properties ->> 'url' LIKE '/careers/%') THEN 10 ELSE 0 END
-					 + least(10, count(*) FILTER (WHERE type = 'email_open'))
-					 + least(15, 3 * count(*) FILTER (WHERE type = 'email_click'))
-					 + least(20, 10 * count(*) FILTER (WHERE type = 'form_submit'))
-					 + least(24, 8 * count(*) FILTER (WHERE type = 'content_download'))
-					 + least(24, 12 * count(*) FILTER (WHERE type = 'webinar_attended'))
-					 + least(40, 40 * count(*) FILTER (WHERE type = 'demo_request'))
-					 + least(30, 30 * count(*) FILTER (WHERE type = 'free_trial_start'))
-					 - CASE WHEN bool_or(type = 'unsubscribe') THEN 15 ELSE 0 END)::integer AS points
-			   FROM lead_process.activity
-			  GROUP BY lead_id) b ON b.lead_id = s.id
- WHERE s.id = l.id;
 
 /* ------------------------------------------------------------------------
  * 5. The funnel walk
@@ -437,17 +443,30 @@ DECLARE
 BEGIN
 	SELECT max(step) INTO last_step FROM pg_temp.sample_path;
 	FOR k IN 1 .. coalesce(last_step, 0) LOOP
+		-- a status named in the SET list is the lead's new status; without
+		-- one, the stage machine applies the edge's or the stage's default
 		UPDATE lead_process.lead l
 		   SET stage = p.stage,
-			   status = coalesce(p.status, l.status),
+			   status = p.status,
 			   stage_changed_at = p.at,
 			   stage_reason = p.reason,
 			   owner = p.owner
 		  FROM pg_temp.sample_path p
-		 WHERE p.step = k AND p.lead_id = l.id;
+		 WHERE p.step = k AND p.lead_id = l.id AND p.status IS NOT NULL;
+		UPDATE lead_process.lead l
+		   SET stage = p.stage,
+			   stage_changed_at = p.at,
+			   stage_reason = p.reason,
+			   owner = p.owner
+		  FROM pg_temp.sample_path p
+		 WHERE p.step = k AND p.lead_id = l.id AND p.status IS NULL;
 	END LOOP;
 END
 $$;
+
+-- promotion by score back on
+UPDATE lead_process.stage SET score_threshold = (SELECT score_threshold FROM sample_mql_threshold)
+ WHERE name = 'mql';
 
 COMMIT;
 

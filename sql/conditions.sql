@@ -5,13 +5,19 @@ SET client_min_messages = warning;
 SET timezone = 'UTC';
 CREATE EXTENSION lead_process;
 
-INSERT INTO lead_process.lead (id, email, company, job_title, country, industry, employees,
-							   annual_revenue, source, properties, score)
-VALUES (1, 'ana@Acme.example', 'Acme', 'VP Sales', 'US', 'software', 600, 25000000, 'web',
-		'{"plan": "enterprise", "seats": 40, "trial": true}', 55),
-	   (2, 'bo@gmail.com', NULL, 'Student', 'DE', 'education', 5, NULL, 'event', '{}', 3),
-	   (3, 'cy@mail.corp.example', 'Corp', 'CTO', 'IN', 'finance', 20000, 900000000, NULL,
-		'{"seats": "many"}', 80);
+-- lead rows built directly (score is maintained by lead_process on real leads)
+CREATE TEMP TABLE sample (id int, doc jsonb);
+INSERT INTO sample VALUES
+	(1, '{"id": 1, "email": "ana@Acme.example", "company": "Acme", "job_title": "VP Sales", "country": "US",
+		  "industry": "software", "employees": 600, "annual_revenue": 25000000, "source": "web",
+		  "properties": {"plan": "enterprise", "seats": 40, "trial": true}, "score": 55, "stage": "subscriber"}'),
+	(2, '{"id": 2, "email": "bo@gmail.com", "job_title": "Student", "country": "DE", "industry": "education",
+		  "employees": 5, "source": "event", "properties": {}, "score": 3, "stage": "subscriber"}'),
+	(3, '{"id": 3, "email": "cy@mail.corp.example", "company": "Corp", "job_title": "CTO", "country": "IN",
+		  "industry": "finance", "employees": 20000, "annual_revenue": 900000000,
+		  "properties": {"seats": "many"}, "score": 80, "stage": "subscriber"}');
+CREATE TEMP VIEW leads AS
+SELECT s.id, jsonb_populate_record(NULL::lead_process.lead, s.doc) AS l FROM sample s;
 
 -- each operator, on text, number and property attributes
 CREATE TEMP TABLE cases (n serial, condition jsonb);
@@ -42,20 +48,20 @@ INSERT INTO cases (condition) VALUES
 	('{"attribute": "stage", "op": "=", "value": "subscriber"}');
 SELECT c.n, c.condition->>'attribute' AS attribute, c.condition->>'op' AS op,
 	   c.condition->'value' AS value,
-	   string_agg(l.id::text, ',' ORDER BY l.id) FILTER (WHERE lead_process.condition_matches(c.condition, l)) AS matching_leads
-  FROM cases c CROSS JOIN lead_process.lead l
+	   string_agg(x.id::text, ',' ORDER BY x.id) FILTER (WHERE lead_process.condition_matches(c.condition, x.l)) AS matching_leads
+  FROM cases c CROSS JOIN leads x
  GROUP BY c.n, c.condition ORDER BY c.n;
 
 -- combinations
-SELECT l.id,
+SELECT x.id,
 	   lead_process.condition_matches('{"all": [{"attribute": "employees", "op": ">=", "value": 500},
-												{"attribute": "country", "op": "in", "value": ["US", "IN"]}]}', l) AS big_us_or_in,
+												{"attribute": "country", "op": "in", "value": ["US", "IN"]}]}', x.l) AS big_us_or_in,
 	   lead_process.condition_matches('{"any": [{"attribute": "job_title", "op": "ilike", "value": "%vp%"},
-												{"attribute": "job_title", "op": "=", "value": "CTO"}]}', l) AS senior,
-	   lead_process.condition_matches('{"not": {"attribute": "email", "op": "email-domain", "value": "gmail.com"}}', l) AS not_freemail,
+												{"attribute": "job_title", "op": "=", "value": "CTO"}]}', x.l) AS senior,
+	   lead_process.condition_matches('{"not": {"attribute": "email", "op": "email-domain", "value": "gmail.com"}}', x.l) AS not_freemail,
 	   lead_process.condition_matches('{"all": [{"any": [{"attribute": "score", "op": ">", "value": 50}]},
-												{"not": {"attribute": "company", "op": "is null"}}]}', l) AS nested
-  FROM lead_process.lead l ORDER BY l.id;
+												{"not": {"attribute": "company", "op": "is null"}}]}', x.l) AS nested
+  FROM leads x ORDER BY x.id;
 
 -- rules are validated when written: a rule table with a CHECK constraint
 CREATE TEMP TABLE fit_rule_demo (id int, condition jsonb CHECK (lead_process.condition_check(condition)), points int);
@@ -116,4 +122,5 @@ SELECT c AS condition, pg_temp.sqlstate_of(c::jsonb) FROM (VALUES
 	('{"all": []}')) v(c);
 
 DROP TABLE fit_rule_demo;
+DROP VIEW leads;
 DROP EXTENSION lead_process;

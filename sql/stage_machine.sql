@@ -100,7 +100,7 @@ SELECT count(*) AS history_rows_of_refused_moves
 --
 -- the history row: from, to, kind, cause, who, reason, score, owner
 --
-INSERT INTO lead_process.lead (id, stage, owner, score) VALUES (10, 'lead', 'rep-01', 42);
+INSERT INTO lead_process.lead (id, stage, owner) VALUES (10, 'lead', 'rep-01');
 SET lead_process.actor = 'crm:jane';
 UPDATE lead_process.lead SET stage = 'mql', stage_reason = 'met the threshold' WHERE id = 10;
 RESET lead_process.actor;
@@ -113,7 +113,7 @@ SELECT from_stage, to_stage, kind, cause, reason, changed_by = current_user AS b
 SELECT stage, status, stage_reason FROM lead_process.lead WHERE id = 10;
 
 -- updates that leave stage and status alone record nothing
-UPDATE lead_process.lead SET score = 77, owner = 'rep-02' WHERE id = 10;
+UPDATE lead_process.lead SET owner = 'rep-02' WHERE id = 10;
 SELECT count(*) FROM lead_process.stage_history WHERE lead_id = 10;
 
 -- a multi-row UPDATE records one row per lead

@@ -15,6 +15,7 @@
 
 #include "fmgr.h"
 #include "commands/trigger.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 /*
@@ -38,6 +39,11 @@ extern bool lp_notify;
 /* lead_process.c */
 extern void lp_check_trigger(FunctionCallInfo fcinfo, const char *funcname,
 							 bool before, bool row, int events);
+
+/* lp_stage.c */
+
+extern bool lp_move_lead(int64 lead_id, const char *to_stage, const char *cause,
+						 TimestampTz at, Jsonb *details);
 
 /* lp_cache.c */
 extern void lp_cache_init(void);

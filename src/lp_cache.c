@@ -38,8 +38,10 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -49,9 +51,10 @@
 #include "lead_process.h"
 #include "lp_cache.h"
 #include "lp_condition.h"
+#include "lp_score.h"
 
 /* Relations whose change invalidates the cache */
-#define LP_NRELIDS 7
+#define LP_NRELIDS 8
 
 static LpProcess *lp_process = NULL;
 static MemoryContext lp_process_context = NULL;
@@ -229,6 +232,7 @@ load_fit_rules(LpProcess *proc, MemoryContext cxt)
 		PG_TRY();
 		{
 			r->condition = lp_condition_compile(DatumGetJsonbPCopy(d));
+			lp_fit_condition_check(r->condition);
 			lp_condition_bind(r->condition, tupdesc);
 			proc->nfitrules++;
 		}
@@ -247,6 +251,42 @@ load_fit_rules(LpProcess *proc, MemoryContext cxt)
 			FreeErrorData(edata);
 		}
 		PG_END_TRY();
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * load_behaviour_rules
+ *		The active behaviour rules in matching order: an activity counts for
+ *		the first rule (lowest priority, then id) whose type and property
+ *		pattern it matches.
+ */
+static void
+load_behaviour_rules(LpProcess *proc, MemoryContext cxt)
+{
+	MemoryContext oldcxt;
+
+	spi_run("SELECT id, activity_type, property, pattern, points, "
+			"coalesce(max_occurrences, 0), coalesce(max_points, 0), fast_track_to "
+			"FROM lead_process.behaviour_rule WHERE active ORDER BY priority, id");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	proc->nbehaviourrules = (int) SPI_processed;
+	proc->behaviourrules = palloc0(sizeof(LpBehaviourRule) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		LpBehaviourRule *r = &proc->behaviourrules[i];
+		char	   *pattern;
+
+		r->id = pg_strtoint64(spi_text(i, 1));
+		r->activity_type = spi_text(i, 2);
+		r->property = spi_text(i, 3);
+		pattern = spi_text(i, 4);
+		r->pattern = pattern ? cstring_to_text(pattern) : NULL;
+		r->points = pg_strtoint32(spi_text(i, 5));
+		r->max_occurrences = pg_strtoint32(spi_text(i, 6));
+		r->max_points = pg_strtoint32(spi_text(i, 7));
+		r->fast_track_to = spi_text(i, 8) ? lp_stage_find(proc, spi_text(i, 8)) : -1;
+		snprintf(r->key, sizeof(r->key), INT64_FORMAT, r->id);
 	}
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -300,8 +340,24 @@ load_process(MemoryContext cxt)
 	proc->lead.created_at = lead_attnum(proc->lead_relid, "created_at");
 	/* Objects of version 1.1: absent while the extension is still at 1.0 */
 	proc->lead.fit_score = get_attnum(proc->lead_relid, "fit_score");
+	proc->lead.behaviour_score = get_attnum(proc->lead_relid, "behaviour_score");
+	proc->lead.score_tally = get_attnum(proc->lead_relid, "score_tally");
+	if (proc->lead.score_tally == InvalidAttrNumber)
+		proc->lead.behaviour_score = InvalidAttrNumber;
+	{
+		static const char *const profile[] = {
+			"email", "first_name", "last_name", "company", "job_title",
+			"country", "industry", "employees", "annual_revenue", "source",
+			"campaign", "lead_type", "properties"
+		};
+
+		for (int i = 0; i < (int) lengthof(profile); i++)
+			proc->lead.profile[proc->lead.nprofile++] =
+				lead_attnum(proc->lead_relid, profile[i]);
+	}
 	lp_relids[6] = get_relname_relid("fit_rule", nsp);
 	proc->event_relid = get_relname_relid("event", nsp);
+	lp_relids[7] = get_relname_relid("behaviour_rule", nsp);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
@@ -325,6 +381,57 @@ load_process(MemoryContext cxt)
 		s->is_won = spi_bool(i, 4);
 	}
 	MemoryContextSwitchTo(oldcxt);
+
+	/* Score promotion settings of the stages (version 1.1) */
+	if (get_attnum(lp_relids[0], "score_threshold") != InvalidAttrNumber)
+	{
+		spi_run("SELECT name, score_threshold, required_fields, "
+				"(extract(epoch FROM requalify_after) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 "
+				"FROM lead_process.stage");
+		oldcxt = MemoryContextSwitchTo(cxt);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			int			si = lp_stage_find(proc, spi_text(i, 1));
+			LpStage    *st;
+			char	   *threshold = spi_text(i, 2);
+			char	   *after = spi_text(i, 4);
+			bool		isnull;
+			Datum		req;
+
+			if (si < 0)
+				continue;
+			st = &proc->stages[si];
+			st->requalify_after = after ? pg_strtoint64(after) : -1;
+			if (threshold == NULL)
+				continue;
+			st->has_threshold = true;
+			st->threshold = pg_strtoint32(threshold);
+			req = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+			if (!isnull)
+			{
+				Datum	   *elems;
+				int			n;
+
+				deconstruct_array(DatumGetArrayTypeP(req), TEXTOID, -1, false,
+								  TYPALIGN_INT, &elems, NULL, &n);
+				st->required = palloc(sizeof(AttrNumber) * Max(n, 1));
+				for (int k = 0; k < n; k++)
+				{
+					AttrNumber	a = get_attnum(proc->lead_relid,
+											   TextDatumGetCString(elems[k]));
+
+					if (a != InvalidAttrNumber)
+						st->required[st->nrequired++] = a;
+				}
+			}
+		}
+		MemoryContextSwitchTo(oldcxt);
+	}
+	else
+	{
+		for (int i = 0; i < proc->nstages; i++)
+			proc->stages[i].requalify_after = -1;
+	}
 
 	/* Statuses, attached to their stage in display order */
 	spi_run("SELECT stage, status, is_default "
@@ -387,6 +494,8 @@ load_process(MemoryContext cxt)
 
 	if (OidIsValid(lp_relids[6]) && proc->lead.fit_score != InvalidAttrNumber)
 		load_fit_rules(proc, cxt);
+	if (OidIsValid(lp_relids[7]))
+		load_behaviour_rules(proc, cxt);
 
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);

@@ -14,6 +14,7 @@
 
 #include "access/attnum.h"
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
 
 /* Edge kinds of lead_process.transition */
 typedef enum LpKind
@@ -37,6 +38,12 @@ typedef struct LpStage
 	char	   *default_status; /* NULL when the stage has no status yet */
 	int			nstatuses;
 	char	  **statuses;		/* in display order */
+	/* Score promotion into this stage (version 1.1) */
+	bool		has_threshold;
+	int32		threshold;
+	int			nrequired;
+	AttrNumber *required;		/* lead columns that must be filled in */
+	int64		requalify_after;	/* microseconds after a recycle; -1: none */
 } LpStage;
 
 typedef struct LpTransition
@@ -62,6 +69,20 @@ typedef struct LpFitRule
 	struct LpCondition *condition;
 } LpFitRule;
 
+/* An active behaviour rule (activity type, optional property pattern) */
+typedef struct LpBehaviourRule
+{
+	int64		id;
+	char	   *activity_type;
+	char	   *property;		/* NULL: any activity of the type */
+	text	   *pattern;		/* LIKE pattern on properties->>property */
+	int32		points;
+	int32		max_occurrences;	/* 0: no cap */
+	int32		max_points;		/* 0: no cap */
+	int			fast_track_to;	/* stage index, -1: none */
+	char		key[24];		/* the rule id as text, the key in score_tally */
+} LpBehaviourRule;
+
 /* Column numbers of lead_process.lead used by the stage trigger */
 typedef struct LpLeadColumns
 {
@@ -76,6 +97,10 @@ typedef struct LpLeadColumns
 	AttrNumber	last_recycled_at;
 	AttrNumber	created_at;
 	AttrNumber	fit_score;		/* InvalidAttrNumber before version 1.1 */
+	AttrNumber	behaviour_score;	/* likewise */
+	AttrNumber	score_tally;	/* likewise */
+	int			nprofile;		/* profile attributes (fit rules may use) */
+	AttrNumber	profile[16];
 } LpLeadColumns;
 
 typedef struct LpProcess
@@ -88,6 +113,8 @@ typedef struct LpProcess
 	LpReason   *reasons;		/* sorted by code */
 	int			nfitrules;
 	LpFitRule  *fitrules;		/* active rules, by id */
+	int			nbehaviourrules;
+	LpBehaviourRule *behaviourrules;	/* active rules, first match first */
 	Oid			lead_relid;
 	Oid			history_relid;
 	Oid			history_owner;	/* history rows are written as this role */

@@ -23,10 +23,18 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "miscadmin.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/numeric.h"
+#include "utils/tuplestore.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
@@ -81,6 +89,53 @@ lp_fit_score_of(PG_FUNCTION_ARGS)
 }
 
 /*
+ * lp_fit_rules_of
+ *		fit_rules_of(lead lead_process.lead) returns bigint[]
+ */
+PG_FUNCTION_INFO_V1(lp_fit_rules_of);
+Datum
+lp_fit_rules_of(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+	LpProcess  *proc = lp_process_get();
+	TupleDesc	tupdesc;
+	HeapTupleData tuple;
+	Datum	   *ids = palloc(sizeof(Datum) * Max(proc->nfitrules, 1));
+	int			n = 0;
+
+	tupdesc = lp_row_tuple(row, &tuple);
+	for (int i = 0; i < proc->nfitrules; i++)
+	{
+		if (lp_condition_eval(proc->fitrules[i].condition, &tuple, tupdesc))
+			ids[n++] = Int64GetDatum(proc->fitrules[i].id);
+	}
+	ReleaseTupleDesc(tupdesc);
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL,
+										  TYPALIGN_DOUBLE));
+}
+
+/*
+ * lp_fit_condition_check
+ *		Refuse a fit rule condition on attributes that are not the lead's
+ *		profile.  Used when a rule is written and when it is loaded (rules
+ *		restored or replicated without their trigger).
+ */
+void
+lp_fit_condition_check(const LpCondition *cond)
+{
+	const LpCondition *bad;
+
+	bad = lp_condition_find_attribute(cond, non_profile_attributes,
+									  lengthof(non_profile_attributes));
+	if (bad != NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("attribute \"%s\" cannot be used in a fit rule", bad->attribute),
+				errdetail("Fit rules score the lead's profile; stage, status, owner, score and recycle_count are not profile attributes."),
+				errhint("Use the profile columns of lead_process.lead or properties.<key>."));
+}
+
+/*
  * lp_fit_rule_validate_trigger
  *		BEFORE INSERT OR UPDATE OF condition FOR EACH ROW on fit_rule: the
  *		condition must compile and use profile attributes only.
@@ -96,7 +151,6 @@ lp_fit_rule_validate_trigger(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		d;
 	LpCondition *cond;
-	const LpCondition *bad;
 
 	lp_check_trigger(fcinfo, "fit_rule_validate_trigger", true, true,
 					 LP_TRIG_INSERT | LP_TRIG_UPDATE);
@@ -114,13 +168,666 @@ lp_fit_rule_validate_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);	/* NOT NULL will complain */
 
 	cond = lp_condition_compile(DatumGetJsonbP(d));
-	bad = lp_condition_find_attribute(cond, non_profile_attributes,
-									  lengthof(non_profile_attributes));
-	if (bad != NULL)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("attribute \"%s\" cannot be used in a fit rule", bad->attribute),
-				errdetail("Fit rules score the lead's profile; stage, status, owner, score and recycle_count are not profile attributes."),
-				errhint("Use the profile columns of lead_process.lead or properties.<key>."));
+	lp_fit_condition_check(cond);
 	return PointerGetDatum(tuple);
+}
+
+/*
+ * Behaviour scoring
+ *
+ * An AFTER INSERT FOR EACH STATEMENT trigger on activity reads the
+ * statement's new rows from the transition table, so a COPY of a million
+ * activities and a single-row INSERT take the same path:
+ *
+ *	1. match every activity to its first behaviour rule and count matches
+ *	   per lead and rule, in a hash table keyed by lead;
+ *	2. lock the batch's leads in ascending id order with one SELECT ... FOR
+ *	   NO KEY UPDATE (a global order, so concurrent batches cannot deadlock
+ *	   on leads), which also proves that every lead exists: this lock takes
+ *	   the place of a foreign key check per row;
+ *	3. apply the caps against the lead's tally (lead.score_tally: per rule,
+ *	   occurrences matched and points given) and write each changed lead
+ *	   once, in one set-based UPDATE.
+ *
+ * The lock is the one a foreign key check would take on the lead anyway
+ * (stronger: NO KEY UPDATE instead of KEY SHARE), held until commit.  Caps
+ * do not depend on the order of activities inside or across statements, so
+ * bulk and single-row loads give the same scores.
+ */
+/*
+ * lp_scoring_update is true while lead_process itself writes the behaviour
+ * columns; the lead trigger refuses such writes from anybody else.
+ */
+bool		lp_scoring_update = false;
+
+/*
+ * lp_run_scoring_update
+ *		Run an UPDATE of the behaviour columns through SPI (connected by the
+ *		caller), flagged as ours.
+ */
+void
+lp_run_scoring_update(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	bool		save = lp_scoring_update;
+
+	PG_TRY();
+	{
+		lp_scoring_update = true;
+		if (SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "scoring update failed: %s", sql);
+	}
+	PG_FINALLY();
+	{
+		lp_scoring_update = save;
+	}
+	PG_END_TRY();
+}
+
+typedef struct LeadBatch
+{
+	int64		lead_id;		/* hash key */
+	int32	   *matches;		/* per active rule, NULL until one matches */
+	TimestampTz last_at;		/* latest occurred_at of the lead's activities */
+	int			fast_track;		/* stage index a fast-track rule asks for, or -1 */
+	int			fast_rule;		/* that rule's index */
+} LeadBatch;
+
+/* A stage change the batch causes, made after the score update */
+typedef struct Promotion
+{
+	int64		lead_id;
+	int			to;				/* stage index */
+	const char *cause;
+	TimestampTz at;
+	Jsonb	   *details;
+} Promotion;
+
+/*
+ * required_filled
+ *		Whether the lead row has every profile field the stage requires
+ *		(not NULL, and not empty for text).  Reads the current row: only
+ *		called for the few leads whose score reaches a threshold.
+ */
+static bool
+required_filled(const LpStage *stage, int64 lead_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+	HeapTupleData tuple;
+	TupleDesc	tupdesc;
+	bool		ok = true;
+
+	if (stage->nrequired == 0)
+		return true;
+	values[0] = Int64GetDatum(lead_id);
+	if (SPI_execute_with_args("SELECT l FROM lead_process.lead l "
+							  "WHERE l.id OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return false;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return false;
+	tupdesc = lp_row_tuple(DatumGetHeapTupleHeader(d), &tuple);
+	for (int i = 0; i < stage->nrequired && ok; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, stage->required[i] - 1);
+		Datum		v = heap_getattr(&tuple, stage->required[i], tupdesc, &isnull);
+
+		if (isnull)
+			ok = false;
+		else if (att->atttypid == TEXTOID && VARSIZE_ANY_EXHDR(DatumGetPointer(v)) == 0)
+			ok = false;
+	}
+	ReleaseTupleDesc(tupdesc);
+	return ok;
+}
+
+/*
+ * promotion_for
+ *		The stage change a lead's new score or a fast-track rule asks for:
+ *		a fast-track rule wins; otherwise the furthest stage reachable along
+ *		an advance edge whose score threshold the score meets, whose required
+ *		fields are filled in, and whose cool-down after a recycle has passed.
+ *		Decay aside, scores only promote here; nothing demotes.
+ */
+static bool
+promotion_for(LpProcess *proc, LeadBatch *lb, int from, int32 fit,
+			  int32 behaviour, Jsonb *tally, TimestampTz at,
+			  TimestampTz last_recycled, bool recycled, Promotion *p)
+{
+	int			best = -1;
+	int32		score = fit + behaviour;
+	char	   *tally_text = JsonbToCString(NULL, &tally->root, VARSIZE(tally));
+
+	p->lead_id = lb->lead_id;
+	p->at = at;
+	p->details = NULL;
+	if (lb->fast_track >= 0 && lb->fast_track != from &&
+		lp_transition_find(proc, from, lb->fast_track) != NULL &&
+		proc->stages[lb->fast_track].position > proc->stages[from].position)
+	{
+		p->to = lb->fast_track;
+		p->cause = "fast-track";
+		p->details = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														CStringGetDatum(psprintf("{\"rule_id\": %s, \"score\": %d, \"fit_score\": %d, \"behaviour_score\": %d, \"score_tally\": %s}",
+																				 proc->behaviourrules[lb->fast_rule].key,
+																				 score, fit, behaviour, tally_text))));
+		return true;
+	}
+	for (int i = 0; i < proc->ntransitions; i++)
+	{
+		const LpTransition *t = &proc->transitions[i];
+		const LpStage *st;
+
+		if (t->from != from || t->kind != LP_KIND_ADVANCE)
+			continue;
+		st = &proc->stages[t->to];
+		if (!st->has_threshold || score < st->threshold)
+			continue;
+		if (best >= 0 && proc->stages[best].position >= st->position)
+			continue;
+		if (recycled && st->requalify_after >= 0 &&
+			at < last_recycled + st->requalify_after)
+			continue;
+		if (!required_filled(st, lb->lead_id))
+			continue;
+		best = t->to;
+	}
+	if (best < 0)
+		return false;
+	p->to = best;
+	p->cause = "score";
+	p->details = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													CStringGetDatum(psprintf("{\"score\": %d, \"threshold\": %d, \"fit_score\": %d, \"behaviour_score\": %d, \"score_tally\": %s}",
+																			 score, proc->stages[best].threshold,
+																			 fit, behaviour, tally_text))));
+	return true;
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * match_rule
+ *		Index of the first active rule the activity matches, or -1.
+ */
+static int
+match_rule(LpProcess *proc, text *type, Jsonb *props)
+{
+	const char *tdata = VARDATA_ANY(type);
+	size_t		tlen = VARSIZE_ANY_EXHDR(type);
+
+	for (int i = 0; i < proc->nbehaviourrules; i++)
+	{
+		LpBehaviourRule *r = &proc->behaviourrules[i];
+		JsonbValue *v;
+
+		if (strlen(r->activity_type) != tlen ||
+			memcmp(r->activity_type, tdata, tlen) != 0)
+			continue;
+		if (r->property == NULL)
+			return i;
+		if (props == NULL || !JB_ROOT_IS_OBJECT(props))
+			continue;
+		v = getKeyJsonValueFromContainer(&props->root, r->property,
+										 strlen(r->property), NULL);
+		if (v == NULL || v->type != jbvString)
+			continue;
+		if (DatumGetBool(DirectFunctionCall2Coll(textlike, C_COLLATION_OID,
+												 PointerGetDatum(cstring_to_text_with_len(v->val.string.val,
+																						  v->val.string.len)),
+												 PointerGetDatum(r->pattern))))
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * tally_get
+ *		The [matched, points] pair of a rule in a lead's score_tally.
+ */
+static void
+tally_get(Jsonb *tally, const char *key, int32 *matched, int32 *points)
+{
+	JsonbValue *v;
+
+	*matched = 0;
+	*points = 0;
+	if (tally == NULL || !JB_ROOT_IS_OBJECT(tally))
+		return;
+	v = getKeyJsonValueFromContainer(&tally->root, key, strlen(key), NULL);
+	if (v == NULL || v->type != jbvBinary ||
+		!JsonContainerIsArray(v->val.binary.data) ||
+		JsonContainerSize(v->val.binary.data) != 2)
+		return;
+	{
+		JsonbValue *m = getIthJsonbValueFromContainer(v->val.binary.data, 0);
+		JsonbValue *p = getIthJsonbValueFromContainer(v->val.binary.data, 1);
+
+		if (m->type == jbvNumeric)
+			*matched = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														 NumericGetDatum(m->val.numeric)));
+		if (p->type == jbvNumeric)
+			*points = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														NumericGetDatum(p->val.numeric)));
+	}
+}
+
+/*
+ * apply_caps
+ *		Points that n more matches of a rule give a lead that already had
+ *		`matched` matches and `given` points from it.
+ */
+static int32
+apply_caps(const LpBehaviourRule *r, int32 matched, int32 given, int32 n)
+{
+	int64		counted = n;
+	int64		points;
+
+	if (r->max_occurrences > 0)
+		counted = Max(0, Min((int64) n, (int64) r->max_occurrences - matched));
+	points = counted * r->points;
+	if (r->max_points > 0)
+	{
+		/* the rule's total, in absolute value, stays within max_points */
+		int64		total = given + points;
+
+		if (total > r->max_points)
+			points = r->max_points - given;
+		else if (total < -r->max_points)
+			points = -r->max_points - given;
+	}
+	return (int32) points;
+}
+
+/*
+ * lp_activity_score_trigger
+ *		AFTER INSERT FOR EACH STATEMENT on activity, REFERENCING NEW TABLE.
+ */
+PG_FUNCTION_INFO_V1(lp_activity_score_trigger);
+Datum
+lp_activity_score_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	LpProcess  *proc;
+	TupleDesc	tupdesc;
+	TupleTableSlot *slot;
+	HTAB	   *leads;
+	HASHCTL		ctl;
+	AttrNumber	att_lead,
+				att_type,
+				att_props,
+				att_at;
+	Promotion  *promotions;
+	int			npromotions = 0;
+	SPITupleTable *locked;
+	uint64		nlocked;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64	   *ids;
+	int			nleads;
+	int			nrules;
+	HASH_SEQ_STATUS seq;
+	LeadBatch  *lb;
+	Datum	   *u_ids;
+	Datum	   *u_scores;
+	Datum	   *u_tallies;
+	int			nupdates = 0;
+	Oid			save_userid;
+	int			save_sec;
+	MemoryContext rowcxt;
+
+	lp_check_trigger(fcinfo, "activity_score_trigger", false, false,
+					 LP_TRIG_INSERT);
+	if (trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("function \"%s\" must be fired with REFERENCING NEW TABLE",
+					   "activity_score_trigger"));
+	proc = lp_process_get();
+	nrules = proc->nbehaviourrules;
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	att_lead = SPI_fnumber(tupdesc, "lead_id");
+	att_type = SPI_fnumber(tupdesc, "type");
+	att_props = SPI_fnumber(tupdesc, "properties");
+	att_at = SPI_fnumber(tupdesc, "occurred_at");
+	if (att_lead <= 0 || att_type <= 0 || att_props <= 0 || att_at <= 0)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("function \"%s\" must be fired for table \"lead_process.activity\"",
+					   "activity_score_trigger"));
+
+	/* 1. Count matches per lead and rule */
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(LeadBatch);
+	ctl.hcxt = CurrentMemoryContext;
+	leads = hash_create("lead_process activity batch", 1024, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	slot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+								   "lead_process activity row",
+								   ALLOCSET_DEFAULT_SIZES);
+	tuplestore_rescan(trigdata->tg_newtable);
+	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
+	{
+		bool		isnull;
+		int64		lead_id = DatumGetInt64(slot_getattr(slot, att_lead, &isnull));
+		bool		found;
+		int			rule = -1;
+
+		TimestampTz at = DatumGetTimestampTz(slot_getattr(slot, att_at, &isnull));
+
+		lb = hash_search(leads, &lead_id, HASH_ENTER, &found);
+		if (!found)
+		{
+			lb->matches = NULL;
+			lb->last_at = at;
+			lb->fast_track = -1;
+			lb->fast_rule = -1;
+		}
+		else if (at > lb->last_at)
+			lb->last_at = at;
+		if (nrules > 0)
+		{
+			/* matching allocates (detoasting, jsonb lookups): per row */
+			MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+			Datum		type = slot_getattr(slot, att_type, &isnull);
+			Datum		props = slot_getattr(slot, att_props, &isnull);
+
+			rule = match_rule(proc, DatumGetTextPP(type),
+							  isnull ? NULL : DatumGetJsonbP(props));
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(rowcxt);
+		}
+		if (rule >= 0)
+		{
+			int			ft = proc->behaviourrules[rule].fast_track_to;
+
+			if (lb->matches == NULL)
+				lb->matches = palloc0(sizeof(int32) * nrules);
+			lb->matches[rule]++;
+			if (ft >= 0 && (lb->fast_track < 0 ||
+							proc->stages[ft].position > proc->stages[lb->fast_track].position))
+			{
+				lb->fast_track = ft;
+				lb->fast_rule = rule;
+			}
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(rowcxt);
+
+	nleads = (int) hash_get_num_entries(leads);
+	if (nleads == 0)
+		return PointerGetDatum(NULL);
+	ids = palloc(sizeof(int64) * nleads);
+	nleads = 0;
+	hash_seq_init(&seq, leads);
+	while ((lb = hash_seq_search(&seq)) != NULL)
+		ids[nleads++] = lb->lead_id;
+	qsort(ids, nleads, sizeof(int64), int64_cmp);
+
+	/* 2. Lock the leads in id order, as the owner of the tables */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(proc->history_owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		Oid			argtypes[1] = {INT8ARRAYOID};
+		Datum		values[1];
+		Datum	   *elems = palloc(sizeof(Datum) * nleads);
+		int			found = 0;
+
+		for (int i = 0; i < nleads; i++)
+			elems[i] = Int64GetDatum(ids[i]);
+		values[0] = PointerGetDatum(construct_array(elems, nleads, INT8OID, 8,
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		if (SPI_execute_with_args("SELECT id, behaviour_score, score_tally, fit_score, "
+								  "stage, stage_changed_at, last_recycled_at "
+								  "FROM lead_process.lead "
+								  "WHERE id OPERATOR(pg_catalog.=) ANY ($1) "
+								  "ORDER BY id FOR NO KEY UPDATE",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "locking the leads of an activity batch failed");
+
+		u_ids = palloc(sizeof(Datum) * nleads);
+		u_scores = palloc(sizeof(Datum) * nleads);
+		u_tallies = palloc(sizeof(Datum) * nleads);
+		promotions = palloc(sizeof(Promotion) * nleads);
+
+		/*
+		 * 3. Apply the caps, lead by lead, in id order.  Keep the locked rows:
+		 * checking a promotion runs queries of its own.
+		 */
+		locked = SPI_tuptable;
+		nlocked = SPI_processed;
+		for (uint64 row = 0; row < nlocked; row++)
+		{
+			HeapTuple	t = locked->vals[row];
+			TupleDesc	td = locked->tupdesc;
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
+			int32		score = DatumGetInt32(SPI_getbinval(t, td, 2, &isnull));
+			Datum		td_tally = SPI_getbinval(t, td, 3, &isnull);
+			Jsonb	   *tally = isnull ? NULL : DatumGetJsonbP(td_tally);
+			JsonbParseState *ps;
+			JsonbValue *newtally;
+			int32		fit;
+			char	   *stage;
+			TimestampTz changed_at;
+			Datum		last_recycled;
+			bool		recycled_null;
+
+			/* The rows come in id order: a gap is a missing lead */
+			if (ids[found] != id)
+				break;			/* reported below */
+			found++;
+
+			lb = hash_search(leads, &id, HASH_FIND, NULL);
+			if (lb == NULL || lb->matches == NULL)
+				continue;
+			fit = DatumGetInt32(SPI_getbinval(t, td, 4, &isnull));
+			stage = SPI_getvalue(t, td, 5);
+			changed_at = DatumGetTimestampTz(SPI_getbinval(t, td, 6, &isnull));
+			last_recycled = SPI_getbinval(t, td, 7, &recycled_null);
+
+			/* Build the new tally directly as jsonb: {"rule id": [matched, points]} */
+			ps = NULL;
+			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+			for (int i = 0; i < nrules; i++)
+			{
+				const LpBehaviourRule *r = &proc->behaviourrules[i];
+				int32		matched,
+							given,
+							gained = 0;
+				JsonbValue	k,
+							v;
+
+				tally_get(tally, r->key, &matched, &given);
+				if (lb->matches[i] > 0)
+				{
+					gained = apply_caps(r, matched, given, lb->matches[i]);
+					matched += lb->matches[i];
+					given += gained;
+					score += gained;
+				}
+				if (matched == 0)
+					continue;
+				k.type = jbvString;
+				k.val.string.val = (char *) r->key;
+				k.val.string.len = strlen(r->key);
+				pushJsonbValue(&ps, WJB_KEY, &k);
+				pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
+				v.type = jbvNumeric;
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(matched)));
+				pushJsonbValue(&ps, WJB_ELEM, &v);
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(given)));
+				pushJsonbValue(&ps, WJB_ELEM, &v);
+				pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
+			}
+			newtally = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+			u_ids[nupdates] = Int64GetDatum(id);
+			u_scores[nupdates] = Int32GetDatum(score);
+			u_tallies[nupdates] = JsonbPGetDatum(JsonbValueToJsonb(newtally));
+
+			/* A promotion or fast-track, dated at the lead's latest activity */
+			{
+				int			from = lp_stage_find(proc, stage);
+				TimestampTz at = Min(lb->last_at, now);
+
+				at = Max(at, changed_at);
+				if (from >= 0 && !proc->stages[from].is_terminal &&
+					promotion_for(proc, lb, from, fit, score,
+								  DatumGetJsonbP(u_tallies[nupdates]), at,
+								  DatumGetTimestampTz(last_recycled), !recycled_null,
+								  &promotions[npromotions]))
+					npromotions++;
+			}
+			nupdates++;
+		}
+		if (found < nleads)
+		{
+			int64		missing = ids[found];
+
+			ereport(ERROR,
+					errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					errmsg("lead " INT64_FORMAT " does not exist", missing),
+					errdetail("An activity was inserted for lead " INT64_FORMAT ", which is not in lead_process.lead.",
+							  missing),
+					errhint("Insert the lead first, in the same transaction if need be."),
+					errtable(trigdata->tg_relation));
+		}
+	}
+
+	/* One UPDATE for every lead whose score or tally changed */
+	if (nupdates > 0)
+	{
+		Oid			argtypes[3] = {INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID};
+		Datum		values[3];
+
+		values[0] = PointerGetDatum(construct_array(u_ids, nupdates, INT8OID, 8,
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[1] = PointerGetDatum(construct_array(u_scores, nupdates, INT4OID, 4,
+													true, TYPALIGN_INT));
+		values[2] = PointerGetDatum(construct_array(u_tallies, nupdates, JSONBOID, -1,
+													false, TYPALIGN_INT));
+		lp_run_scoring_update("UPDATE lead_process.lead l "
+							  "SET behaviour_score = u.b, "
+							  "score = l.fit_score OPERATOR(pg_catalog.+) u.b, "
+							  "score_tally = u.t "
+							  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
+							  "WHERE l.id OPERATOR(pg_catalog.=) u.id",
+							  3, argtypes, values);
+	}
+	/* Stage changes, in lead id order like the locks */
+	for (int i = 0; i < npromotions; i++)
+	{
+		Promotion  *p = &promotions[i];
+
+		lp_move_lead(p->lead_id, proc->stages[p->to].name, p->cause, p->at,
+					 p->details);
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	hash_destroy(leads);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * lp_rescore_behaviour
+ *		rescore_behaviour(lead_id bigint DEFAULT NULL) returns bigint
+ *
+ * Recompute behaviour_score and score_tally from the activities, for one
+ * lead or all, after behaviour rules changed.  Caps do not depend on the
+ * order of activities, so one set-based aggregate gives exactly what the
+ * trigger gave incrementally.  The leads are locked in id order first (the
+ * order the activity trigger uses), then only leads whose values change are
+ * written.  Returns how many changed.
+ */
+PG_FUNCTION_INFO_V1(lp_rescore_behaviour);
+Datum
+lp_rescore_behaviour(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	char		nulls[1];
+	uint64		changed;
+	bool		save = lp_scoring_update;
+
+	values[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	(void) lp_process_get();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT 1 FROM lead_process.lead "
+							  "WHERE $1 IS NULL OR id OPERATOR(pg_catalog.=) $1 "
+							  "ORDER BY id FOR NO KEY UPDATE",
+							  1, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "locking leads for rescoring failed");
+	PG_TRY();
+	{
+		lp_scoring_update = true;
+		if (SPI_execute_with_args(
+								  "WITH matched AS ("
+								  " SELECT a.lead_id, m.id AS rule_id"
+								  "   FROM lead_process.activity a"
+								  "   CROSS JOIN LATERAL ("
+								  "     SELECT r.id FROM lead_process.behaviour_rule r"
+								  "      WHERE r.active AND r.activity_type OPERATOR(pg_catalog.=) a.type"
+								  "        AND (r.property IS NULL OR"
+								  "             (a.properties OPERATOR(pg_catalog.->>) r.property) COLLATE pg_catalog.\"C\""
+								  "               OPERATOR(pg_catalog.~~) r.pattern)"
+								  "      ORDER BY r.priority, r.id LIMIT 1) m"
+								  "  WHERE $1 IS NULL OR a.lead_id OPERATOR(pg_catalog.=) $1),"
+								  " counted AS ("
+								  " SELECT c.lead_id, c.rule_id, c.n,"
+								  "        CASE WHEN r.max_points IS NULL THEN c.pts"
+								  "             ELSE pg_catalog.int4larger(OPERATOR(pg_catalog.-) r.max_points,"
+								  "                  pg_catalog.int4smaller(r.max_points, c.pts)) END AS pts"
+								  "   FROM (SELECT m.lead_id, m.rule_id, pg_catalog.count(*)::pg_catalog.int4 AS n,"
+								  "                (CASE WHEN r.max_occurrences IS NULL THEN pg_catalog.count(*)::pg_catalog.int4"
+								  "                      ELSE pg_catalog.int4smaller(pg_catalog.count(*)::pg_catalog.int4, r.max_occurrences) END"
+								  "                 OPERATOR(pg_catalog.*) r.points) AS pts"
+								  "           FROM matched m JOIN lead_process.behaviour_rule r"
+								  "             ON r.id OPERATOR(pg_catalog.=) m.rule_id"
+								  "          GROUP BY m.lead_id, m.rule_id, r.max_occurrences, r.points) c"
+								  "   JOIN lead_process.behaviour_rule r ON r.id OPERATOR(pg_catalog.=) c.rule_id),"
+								  " per_lead AS ("
+								  " SELECT lead_id, pg_catalog.sum(pts)::pg_catalog.int4 AS b,"
+								  "        pg_catalog.jsonb_object_agg(rule_id::pg_catalog.text, pg_catalog.jsonb_build_array(n, pts)) AS t"
+								  "   FROM counted GROUP BY lead_id),"
+								  " target AS ("
+								  " SELECT x.id, COALESCE(p.b, 0) AS b, COALESCE(p.t, '{}'::pg_catalog.jsonb) AS t"
+								  "   FROM lead_process.lead x LEFT JOIN per_lead p ON p.lead_id OPERATOR(pg_catalog.=) x.id"
+								  "  WHERE $1 IS NULL OR x.id OPERATOR(pg_catalog.=) $1)"
+								  "UPDATE lead_process.lead l"
+								  "   SET behaviour_score = target.b,"
+								  "       score = l.fit_score OPERATOR(pg_catalog.+) target.b,"
+								  "       score_tally = target.t"
+								  "  FROM target"
+								  " WHERE l.id OPERATOR(pg_catalog.=) target.id"
+								  "   AND (l.behaviour_score OPERATOR(pg_catalog.<>) target.b"
+								  "        OR l.score_tally OPERATOR(pg_catalog.<>) target.t)",
+								  1, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "rescoring failed");
+		changed = SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		lp_scoring_update = save;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_INT64((int64) changed);
 }

@@ -14,6 +14,12 @@
 
 #include "lp_cache.h"
 
+extern bool lp_scoring_update;
+
 extern int32 lp_fit_score(LpProcess *proc, HeapTuple tuple, TupleDesc tupdesc);
+struct LpCondition;
+extern void lp_fit_condition_check(const struct LpCondition *cond);
+extern void lp_run_scoring_update(const char *sql, int nargs, Oid *argtypes,
+								  Datum *values);
 
 #endif							/* LP_SCORE_H */

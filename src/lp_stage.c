@@ -48,6 +48,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/jsonb.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -68,6 +69,7 @@ typedef struct LpPending
 	bool		has_at;
 	TimestampTz at;
 	const char *cause;
+	Jsonb	   *details;		/* frozen into the history row, or NULL */
 	bool		changed;		/* set by the trigger */
 } LpPending;
 
@@ -98,6 +100,7 @@ typedef struct LpChange
 	const char *actor;
 	const char *owner;
 	int32		score;
+	Jsonb	   *details;
 } LpChange;
 
 /*
@@ -138,6 +141,32 @@ datum_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc tupdesc,
 	if (oldnull || newnull)
 		return oldnull != newnull;
 	return !datumIsEqual(o, n, att->attbyval, att->attlen);
+}
+
+/*
+ * datumIsEqualJsonb
+ *		Whether a jsonb column is the same in both rows (byte-wise, which is
+ *		what "unchanged" means for a value the client did not touch).
+ */
+static bool
+datumIsEqualJsonb(HeapTuple oldtup, HeapTuple newtup, TupleDesc tupdesc,
+				  AttrNumber attnum)
+{
+	bool		oldnull,
+				newnull;
+	Datum		o = heap_getattr(oldtup, attnum, tupdesc, &oldnull);
+	Datum		n = heap_getattr(newtup, attnum, tupdesc, &newnull);
+	struct varlena *ov,
+			   *nv;
+
+	if (oldnull || newnull)
+		return oldnull == newnull;
+	if (o == n)
+		return true;
+	ov = PG_DETOAST_DATUM_PACKED(o);
+	nv = PG_DETOAST_DATUM_PACKED(n);
+	return VARSIZE_ANY_EXHDR(ov) == VARSIZE_ANY_EXHDR(nv) &&
+		memcmp(VARDATA_ANY(ov), VARDATA_ANY(nv), VARSIZE_ANY_EXHDR(ov)) == 0;
 }
 
 /*
@@ -225,8 +254,8 @@ event_type(const char *kind)
 #define HISTORY_INSERT \
 	"INSERT INTO lead_process.stage_history " \
 	"(lead_id, from_stage, to_stage, from_status, to_status, " \
-	"kind, cause, reason, changed_at, changed_by, actor, owner, score) " \
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+	"kind, cause, reason, changed_at, changed_by, actor, owner, score, details) " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15)"
 
 /*
  * record_change
@@ -240,8 +269,8 @@ event_type(const char *kind)
 static void
 record_change(LpProcess *proc, const LpChange *c)
 {
-	Datum		values[14];
-	char		nulls[14];
+	Datum		values[15];
+	char		nulls[15];
 	Oid			save_userid;
 	int			save_sec;
 	char	   *changed_by = GetUserNameFromId(GetUserId(), false);
@@ -269,6 +298,8 @@ record_change(LpProcess *proc, const LpChange *c)
 	TEXT_ARG(11, c->owner);
 	values[12] = Int32GetDatum(c->score);
 	TEXT_ARG(13, type);
+	values[14] = c->details ? JsonbPGetDatum(c->details) : (Datum) 0;
+	nulls[14] = c->details ? ' ' : 'n';
 #undef TEXT_ARG
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -277,14 +308,15 @@ record_change(LpProcess *proc, const LpChange *c)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	{
-		Oid			argtypes[14] = {
+		Oid			argtypes[15] = {
 			INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID
+			TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
+			JSONBOID
 		};
 
 		if (!with_event)
 		{
-			prepare_kept(&history_plan, HISTORY_INSERT, 13, argtypes);
+			prepare_kept(&history_plan, HISTORY_INSERT, 15, argtypes);
 			if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "stage_history insert failed");
 		}
@@ -301,9 +333,9 @@ record_change(LpProcess *proc, const LpChange *c)
 						 "'from_status', h.from_status, 'to_status', h.to_status, "
 						 "'kind', h.kind, 'cause', h.cause, 'reason', h.reason, "
 						 "'owner', h.owner, 'score', h.score, 'changed_at', h.changed_at, "
-						 "'changed_by', h.changed_by, 'actor', h.actor) "
+						 "'changed_by', h.changed_by, 'actor', h.actor, 'details', h.details) "
 						 "FROM h RETURNING id",
-						 14, argtypes);
+						 15, argtypes);
 			if (SPI_execute_plan(history_event_plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 				SPI_processed != 1)
 				elog(ERROR, "stage_history and event insert failed");
@@ -493,9 +525,9 @@ on_insert(LpProcess *proc, Relation rel, HeapTuple newtup)
 	char	   *status;
 	int			si;
 	TimestampTz changed_at;
-	int			cols[4];
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	int			cols[7];
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
 	int			ncols = 0;
 
 	d = heap_getattr(newtup, col->id, tupdesc, &isnull);
@@ -556,11 +588,25 @@ on_insert(LpProcess *proc, Relation rel, HeapTuple newtup)
 		changed_at = DatumGetTimestampTz(d);
 	check_change_time(lead_id, changed_at, false, 0, NULL);
 
-	/* The fit score, whatever the client wrote there */
+	/*
+	 * The scores, whatever the client wrote there: the fit rules' points; no
+	 * behaviour yet (activities come after the lead); the total.
+	 */
 	if (col->fit_score != InvalidAttrNumber)
 	{
+		int32		fit = lp_fit_score(proc, newtup, tupdesc);
+
 		cols[ncols] = col->fit_score;
-		values[ncols++] = Int32GetDatum(lp_fit_score(proc, newtup, tupdesc));
+		values[ncols++] = Int32GetDatum(fit);
+		if (col->behaviour_score != InvalidAttrNumber)
+		{
+			cols[ncols] = col->behaviour_score;
+			values[ncols++] = Int32GetDatum(0);
+			cols[ncols] = col->score_tally;
+			values[ncols++] = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+			cols[ncols] = col->score;
+			values[ncols++] = Int32GetDatum(fit);
+		}
 	}
 
 	if (ncols > 0)
@@ -570,33 +616,82 @@ on_insert(LpProcess *proc, Relation rel, HeapTuple newtup)
 }
 
 /*
- * keep_fit_score
- *		On an update, recompute fit_score from the new row.  A client may
- *		write fit_score only with the value the rules give (rescore_fit()
- *		does exactly that).  Returns the tuple to continue with.
+ * keep_scores
+ *		On an update, keep the maintained score columns right:
+ *		- fit_score is recomputed when a profile attribute changed (or a
+ *		  client wrote fit_score: it may write only what the rules give,
+ *		  which is what rescore_fit() does);
+ *		- behaviour_score and score_tally are written only by lead_process;
+ *		- score is fit_score + behaviour_score.
+ *		Returns the tuple to continue with.
  */
 static HeapTuple
-keep_fit_score(LpProcess *proc, TupleDesc tupdesc, HeapTuple oldtup,
-			   HeapTuple newtup, int64 lead_id)
+keep_scores(LpProcess *proc, TupleDesc tupdesc, HeapTuple oldtup,
+			HeapTuple newtup, int64 lead_id)
 {
-	int			attnum = proc->lead.fit_score;
-	int32		fit;
+	LpLeadColumns *col = &proc->lead;
+	int			cols[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int			ncols = 0;
 	bool		isnull;
-	Datum		d;
-	Datum		value;
-	bool		null = false;
+	int32		fit;
+	bool		profile_changed = false;
 
-	if (attnum == InvalidAttrNumber)
+	if (col->fit_score == InvalidAttrNumber)
+		return newtup;			/* version 1.0 */
+
+	for (int i = 0; i < col->nprofile; i++)
+	{
+		if (datum_changed(oldtup, newtup, tupdesc, col->profile[i]))
+		{
+			profile_changed = true;
+			break;
+		}
+	}
+	fit = DatumGetInt32(heap_getattr(newtup, col->fit_score, tupdesc, &isnull));
+	if (profile_changed || datum_changed(oldtup, newtup, tupdesc, col->fit_score))
+	{
+		int32		computed = lp_fit_score(proc, newtup, tupdesc);
+
+		if (isnull || fit != computed)
+		{
+			if (datum_changed(oldtup, newtup, tupdesc, col->fit_score))
+				refuse_maintained("fit_score", lead_id,
+								  "It is the sum of the points of the matching fit rules; after changing rules, run lead_process.rescore_fit().");
+			cols[ncols] = col->fit_score;
+			values[ncols++] = Int32GetDatum(computed);
+		}
+		fit = computed;
+	}
+
+	if (col->behaviour_score != InvalidAttrNumber)
+	{
+		int32		behaviour;
+		int32		score;
+
+		if (!lp_scoring_update &&
+			datum_changed(oldtup, newtup, tupdesc, col->behaviour_score))
+			refuse_maintained("behaviour_score", lead_id,
+							  "Behaviour points come from activities; after changing rules, run lead_process.rescore_behaviour().");
+		if (!lp_scoring_update &&
+			!datumIsEqualJsonb(oldtup, newtup, tupdesc, col->score_tally))
+			refuse_maintained("score_tally", lead_id,
+							  "It is the state of the behaviour rules' caps; run lead_process.rescore_behaviour() to rebuild it.");
+		behaviour = DatumGetInt32(heap_getattr(newtup, col->behaviour_score, tupdesc, &isnull));
+		score = DatumGetInt32(heap_getattr(newtup, col->score, tupdesc, &isnull));
+		if (isnull || score != fit + behaviour)
+		{
+			if (datum_changed(oldtup, newtup, tupdesc, col->score) && !lp_scoring_update)
+				refuse_maintained("score", lead_id,
+								  "The score is fit_score + behaviour_score.");
+			cols[ncols] = col->score;
+			values[ncols++] = Int32GetDatum(fit + behaviour);
+		}
+	}
+	if (ncols == 0)
 		return newtup;
-	fit = lp_fit_score(proc, newtup, tupdesc);
-	d = heap_getattr(newtup, attnum, tupdesc, &isnull);
-	if (!isnull && DatumGetInt32(d) == fit)
-		return newtup;
-	if (datum_changed(oldtup, newtup, tupdesc, attnum))
-		refuse_maintained("fit_score", lead_id,
-						  "It is the sum of the points of the matching fit rules; after changing rules, run lead_process.rescore_fit().");
-	value = Int32GetDatum(fit);
-	return heap_modify_tuple_by_cols(newtup, tupdesc, 1, &attnum, &value, &null);
+	return heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols, values, nulls);
 }
 
 /*
@@ -646,7 +741,7 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 		refuse_maintained("last_recycled_at", lead_id,
 						  "It is set by recycle and reject transitions.");
 
-	newtup = keep_fit_score(proc, tupdesc, oldtup, newtup, lead_id);
+	newtup = keep_scores(proc, tupdesc, oldtup, newtup, lead_id);
 
 	old_stage = get_text(oldtup, tupdesc, col->stage);
 	new_stage = get_text(newtup, tupdesc, col->stage);
@@ -860,7 +955,10 @@ lp_lead_history_trigger(PG_FUNCTION_ARGS)
 					 c.from_stage, c.to_stage, c.lead_id);
 			c.kind = lp_kind_name(t->kind);
 			if (pending != NULL)
+			{
 				pending->changed = true;
+				c.details = pending->details;
+			}
 		}
 	}
 	record_change(proc, &c);
@@ -924,7 +1022,7 @@ lead_not_found(int64 lead_id)
 static bool
 move_internal(int64 lead_id, const char *to_stage, const char *reason,
 			  const char *actor, bool has_at, TimestampTz at,
-			  const char *cause)
+			  const char *cause, Jsonb *details)
 {
 	LpPending	p;
 	LpPending  *save = lp_pending;
@@ -939,6 +1037,7 @@ move_internal(int64 lead_id, const char *to_stage, const char *reason,
 	p.has_at = has_at;
 	p.at = at;
 	p.cause = cause;
+	p.details = details;
 
 	values[0] = Int64GetDatum(lead_id);
 	values[1] = CStringGetTextDatum(to_stage);
@@ -977,6 +1076,19 @@ move_internal(int64 lead_id, const char *to_stage, const char *reason,
 	PG_END_TRY();
 	SPI_finish();
 	return p.changed;
+}
+
+/*
+ * lp_move_lead
+ *		An automatic stage change (cause "score" or "fast-track") through the
+ *		stage machine, dated `at` and carrying `details` into the history.
+ */
+bool
+lp_move_lead(int64 lead_id, const char *to_stage, const char *cause,
+			 TimestampTz at, Jsonb *details)
+{
+	return move_internal(lead_id, to_stage, NULL, NULL, true, at, cause,
+						 details);
 }
 
 /*
@@ -1044,7 +1156,7 @@ lp_move(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(move_internal(lead_id, to_stage, text_arg(fcinfo, 2),
 								 text_arg(fcinfo, 3), !PG_ARGISNULL(4),
 								 PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
-								 "manual"));
+								 "manual", NULL));
 }
 
 /*
@@ -1113,7 +1225,7 @@ move_along(FunctionCallInfo fcinfo, bool disqualify)
 
 	move_internal(lead_id, target, reason, text_arg(fcinfo, 2),
 				  !PG_ARGISNULL(3),
-				  PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3), "manual");
+				  PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3), "manual", NULL);
 	PG_RETURN_TEXT_P(cstring_to_text(target));
 }
 

@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(100);
+SELECT plan(104);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -36,14 +36,15 @@ SELECT is(
 
 SELECT tables_are('lead_process', ARRAY[
 	'stage', 'stage_status', 'transition', 'reason',
-	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule',
+	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule', 'behaviour_rule',
 	'event', 'event_consumer']);
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
 	'condition_check', 'condition_matches',
-	'fit_score_of', 'rescore_fit', 'fit_explain', 'fit_rule_validate_trigger',
+	'fit_score_of', 'fit_rules_of', 'rescore_fit', 'fit_explain', 'fit_rule_validate_trigger',
 	'read_events', 'ack_events', 'prune_events',
+	'activity_score_trigger', 'lead_deleted_trigger', 'rescore_behaviour', 'score_explain',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger']);
@@ -82,6 +83,9 @@ INSERT INTO lp_expected_columns VALUES
 	('stage', 'definition', 'text', true),
 	('stage', 'is_terminal', 'boolean', true),
 	('stage', 'is_won', 'boolean', true),
+	('stage', 'score_threshold', 'integer', false),
+	('stage', 'required_fields', 'text[]', true),
+	('stage', 'requalify_after', 'interval', false),
 
 	('stage_status', 'stage', 'text', true),
 	('stage_status', 'status', 'text', true),
@@ -105,6 +109,19 @@ INSERT INTO lp_expected_columns VALUES
 	('fit_rule', 'points', 'integer', true),
 	('fit_rule', 'active', 'boolean', true),
 	('fit_rule', 'description', 'text', false),
+
+	('behaviour_rule', 'id', 'bigint', true),
+	('behaviour_rule', 'name', 'text', true),
+	('behaviour_rule', 'activity_type', 'text', true),
+	('behaviour_rule', 'property', 'text', false),
+	('behaviour_rule', 'pattern', 'text', false),
+	('behaviour_rule', 'points', 'integer', true),
+	('behaviour_rule', 'max_occurrences', 'integer', false),
+	('behaviour_rule', 'max_points', 'integer', false),
+	('behaviour_rule', 'priority', 'integer', true),
+	('behaviour_rule', 'active', 'boolean', true),
+	('behaviour_rule', 'fast_track_to', 'text', false),
+	('behaviour_rule', 'description', 'text', false),
 
 	('event', 'id', 'bigint', true),
 	('event', 'xid', 'xid8', true),
@@ -144,6 +161,8 @@ INSERT INTO lp_expected_columns VALUES
 	('lead', 'last_recycled_at', 'timestamp with time zone', false),
 	('lead', 'created_at', 'timestamp with time zone', true),
 	('lead', 'fit_score', 'integer', true),
+	('lead', 'behaviour_score', 'integer', true),
+	('lead', 'score_tally', 'jsonb', true),
 
 	('activity', 'id', 'bigint', true),
 	('activity', 'lead_id', 'bigint', true),
@@ -209,7 +228,7 @@ SELECT columns_are('lead_process', t.tab,
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
 			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule'),
-			   (12, 'event'), (13, 'event_consumer')) AS t(n, tab)
+			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule')) AS t(n, tab)
  ORDER BY t.n;
 
 SELECT set_eq(
@@ -219,7 +238,7 @@ SELECT set_eq(
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
 			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule'),
-			   (12, 'event'), (13, 'event_consumer')) AS t(n, tab)
+			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule')) AS t(n, tab)
  ORDER BY t.n;
 
 /* lead.id and the per-lead ids are identities (clients may give their own) */
@@ -230,7 +249,7 @@ SELECT set_eq($$
 	 WHERE c.relnamespace = 'lead_process'::regnamespace AND a.attidentity <> ''
 $$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
 			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a'),
-			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a') $$,
+			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a'), ('behaviour_rule', 'id', 'd') $$,
 	'identity columns: lead/activity/contact_attempt by default, stage_history always');
 
 /* ------------------------------------------------------------------------
@@ -245,8 +264,8 @@ SELECT col_is_pk('lead_process', 'transition', ARRAY['from_stage', 'to_stage']::
 				 'transition: PRIMARY KEY (from_stage, to_stage)');
 SELECT col_is_pk('lead_process', 'reason', ARRAY['code']::name[], 'reason: PRIMARY KEY (code)');
 SELECT col_is_pk('lead_process', 'lead', ARRAY['id']::name[], 'lead: PRIMARY KEY (id)');
-SELECT col_is_pk('lead_process', 'activity', ARRAY['lead_id', 'id']::name[],
-				 'activity: PRIMARY KEY (lead_id, id)');
+SELECT col_is_pk('lead_process', 'activity', ARRAY['id', 'lead_id']::name[],
+				 'activity: PRIMARY KEY (id, lead_id): appends on ingest, lead_id kept for distribution');
 SELECT col_is_pk('lead_process', 'contact_attempt', ARRAY['lead_id', 'id']::name[],
 				 'contact_attempt: PRIMARY KEY (lead_id, id)');
 SELECT col_is_pk('lead_process', 'stage_history', ARRAY['lead_id', 'id']::name[],
@@ -283,8 +302,8 @@ SELECT fk_ok('lead_process', 'transition', ARRAY['to_stage']::name[],
 			 'lead_process', 'stage', ARRAY['name']::name[]);
 SELECT fk_ok('lead_process', 'transition', ARRAY['to_stage', 'to_status']::name[],
 			 'lead_process', 'stage_status', ARRAY['stage', 'status']::name[]);
-SELECT fk_ok('lead_process', 'activity', ARRAY['lead_id']::name[],
-			 'lead_process', 'lead', ARRAY['id']::name[]);
+SELECT has_trigger('lead_process', 'activity', 'activity_score',
+				   'activity: the activity_score trigger checks (and locks) the lead instead of a per-row foreign key');
 SELECT fk_ok('lead_process', 'contact_attempt', ARRAY['lead_id']::name[],
 			 'lead_process', 'lead', ARRAY['id']::name[]);
 SELECT fk_ok('lead_process', 'stage_history', ARRAY['lead_id']::name[],
@@ -307,9 +326,9 @@ $$, $$ VALUES
 	('lead_process.transition', 'from_stage', 'lead_process.stage', 'c'),
 	('lead_process.transition', 'to_stage', 'lead_process.stage', 'c'),
 	('lead_process.transition', 'to_stage,to_status', 'lead_process.stage_status', 'a'),
-	('lead_process.activity', 'lead_id', 'lead_process.lead', 'c'),
 	('lead_process.contact_attempt', 'lead_id', 'lead_process.lead', 'c'),
-	('lead_process.stage_history', 'lead_id', 'lead_process.lead', 'c')
+	('lead_process.stage_history', 'lead_id', 'lead_process.lead', 'c'),
+	('lead_process.behaviour_rule', 'fast_track_to', 'lead_process.stage', 'n')
 $$, 'foreign keys: per-lead rows cascade with their lead; leads block deleting their stage');
 
 /* ------------------------------------------------------------------------
@@ -364,6 +383,7 @@ $$, $$ VALUES
 	('lead_process.condition_matches(jsonb,lead_process.lead)',
 	 'condition jsonb, lead lead_process.lead', 'boolean'),
 	('lead_process.fit_score_of(lead_process.lead)', 'lead lead_process.lead', 'integer'),
+	('lead_process.fit_rules_of(lead_process.lead)', 'lead lead_process.lead', 'bigint[]'),
 	('lead_process.rescore_fit(bigint)', 'lead_id bigint DEFAULT NULL::bigint', 'bigint'),
 	('lead_process.fit_explain(bigint)', 'lead_id bigint',
 	 'TABLE(rule_id bigint, rule_name text, points integer)'),
@@ -371,6 +391,9 @@ $$, $$ VALUES
 	 'SETOF lead_process.event'),
 	('lead_process.ack_events(text,bigint)', 'consumer text, upto_event_id bigint', 'bigint'),
 	('lead_process.prune_events()', '', 'bigint'),
+	('lead_process.rescore_behaviour(bigint)', 'lead_id bigint DEFAULT NULL::bigint', 'bigint'),
+	('lead_process.score_explain(bigint)', 'lead_id bigint',
+	 'TABLE(source text, rule_id bigint, rule_name text, occurrences integer, points integer)'),
 	('lead_process.grant_reader(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_writer(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_admin(regrole)', 'role regrole', 'void'),
@@ -384,7 +407,8 @@ SELECT set_eq($$
 	   AND p.prorettype = 'pg_catalog.trigger'::regtype
 $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history_trigger()'),
 			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()'),
-			  ('lead_process.fit_rule_validate_trigger()') $$,
+			  ('lead_process.fit_rule_validate_trigger()'), ('lead_process.activity_score_trigger()'),
+			  ('lead_process.lead_deleted_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -401,13 +425,15 @@ $$, $$ VALUES ('move', 'v'), ('recycle', 'v'), ('disqualify', 'v'), ('allowed_tr
 
 SELECT triggers_are('lead_process', 'lead',
 					ARRAY['lead_stage_insert', 'lead_stage_update',
-						  'lead_history_insert', 'lead_history_update']);
+						  'lead_history_insert', 'lead_history_update', 'lead_deleted']);
 SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only']);
 SELECT triggers_are('lead_process', 'stage', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'stage_status', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rule_validate']);
+SELECT triggers_are('lead_process', 'behaviour_rule', ARRAY['config_changed']);
+SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score']);
 
 /* Timing, level, events and function of every trigger in the schema */
 SELECT set_eq($$
@@ -435,7 +461,10 @@ $$, $$ VALUES
 	('transition', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('reason', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('fit_rule', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
-	('fit_rule', 'fit_rule_validate', 'lead_process.fit_rule_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O')
+	('fit_rule', 'fit_rule_validate', 'lead_process.fit_rule_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('behaviour_rule', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('activity', 'activity_score', 'lead_process.activity_score_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
+	('lead', 'lead_deleted', 'lead_process.lead_deleted_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
 
 /* ------------------------------------------------------------------------
@@ -652,7 +681,7 @@ SELECT cfg::regclass::text AS rel
 SELECT set_has('SELECT rel FROM lp_extconfig',
 			   $$ VALUES ('lead_process.stage'), ('lead_process.stage_status'),
 						 ('lead_process.transition'), ('lead_process.reason'),
-						 ('lead_process.fit_rule'), ('lead_process.event'),
+						 ('lead_process.fit_rule'), ('lead_process.behaviour_rule'), ('lead_process.event'),
 						 ('lead_process.event_consumer') $$,
 			   'the configuration tables are registered with pg_extension_config_dump');
 

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(239);
+SELECT plan(267);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -63,7 +63,8 @@ SELECT r.n, r.rel, l.level,
 	(10, 'stage_counts',    '{SELECT}', '{SELECT}', '{SELECT}'),
 	(11, 'fit_rule',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(12, 'event',           '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
-	(13, 'event_consumer',  '{SELECT}', '{SELECT,UPDATE}', '{SELECT,INSERT,UPDATE,DELETE}')
+	(13, 'event_consumer',  '{SELECT}', '{SELECT,UPDATE}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(14, 'behaviour_rule',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -93,7 +94,12 @@ SELECT f.n, f.func, f.args, l.level,
 	(18, 'fit_rule_validate_trigger', '{}'::name[], NULL),
 	(19, 'read_events', '{text,integer}'::name[], 2),
 	(20, 'ack_events', '{text,bigint}'::name[], 2),
-	(21, 'prune_events', '{}'::name[], 3)
+	(21, 'prune_events', '{}'::name[], 3),
+	(22, 'rescore_behaviour', '{bigint}'::name[], 3),
+	(23, 'score_explain', '{bigint}'::name[], 1),
+	(24, 'activity_score_trigger', '{}'::name[], NULL),
+	(25, 'lead_deleted_trigger', '{}'::name[], NULL),
+	(26, 'fit_rules_of', '{lead_process.lead}'::name[], 1)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 

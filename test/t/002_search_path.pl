@@ -249,11 +249,20 @@ SELECT lead_process.disqualify(3, 'junk');
 SELECT * FROM lead_process.allowed_transitions(2);
 SELECT * FROM lead_process.stage_graph;
 SELECT * FROM lead_process.stage_counts;
+INSERT INTO lead_process.behaviour_rule (name, activity_type, property, pattern, points, max_occurrences, fast_track_to)
+	VALUES ('pricing', 'page_view', 'url', '%/pricing%', 10, 3, NULL),
+		   ('demo', 'demo_request', NULL, NULL, 30, NULL, 'sal');
+INSERT INTO lead_process.fit_rule (name, condition, points)
+	VALUES ('big', '{"attribute": "employees", "op": ">=", "value": 100}', 5);
 INSERT INTO lead_process.activity (lead_id, type, properties)
 	VALUES (2, 'page_view', '{"url": "/pricing"}');
+INSERT INTO lead_process.activity (lead_id, type) VALUES (2, 'demo_request');
+SELECT lead_process.rescore_behaviour();
+SELECT lead_process.rescore_fit();
+SELECT * FROM lead_process.score_explain(2);
 INSERT INTO lead_process.contact_attempt (lead_id, channel, outcome) VALUES (2, 'call', 'connected');
 UPDATE lead_process.lead SET status = 'unsubscribed' WHERE id OPERATOR(pg_catalog.=) 4;
-UPDATE lead_process.lead SET score = 5, properties = '{"a": 1}' WHERE id OPERATOR(pg_catalog.=) 4;
+UPDATE lead_process.lead SET owner = 'rep-05', properties = '{"a": 1}' WHERE id OPERATOR(pg_catalog.=) 4;
 SELECT lead_process.move(6, 'mql');
 },
 	'grants, inserts, COPY, moves, recycle, disqualify, views');
