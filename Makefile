@@ -51,3 +51,8 @@ pgtap:
 .PHONY: bench-stage
 bench-stage:
 	bash bench/stage_machine.sh
+
+# Scoring benchmark: starts its own throwaway server (bench/README.md)
+.PHONY: bench-scoring
+bench-scoring:
+	bash bench/scoring.sh

@@ -1,8 +1,8 @@
 -- The rule set of the PL/pgSQL reference (shared peer/schema.sql), as
--- lead_process behaviour rules: first matching rule wins, in peer id order.
--- Not yet configured here (the engine does not have them yet): promotion
--- lead -> mql at score >= 50 with email, company and job_title; fast-track
--- of demo_request to sal; the handoff SLA.
+-- lead_process behaviour rules: first matching rule wins, in peer id order;
+-- a demo request fast-tracks to sal.  The promotion lead -> mql at score >= 50
+-- with email, company and job_title is the default process's mql threshold.
+-- Not configured (not in lead_process yet): the handoff SLA.
 INSERT INTO lead_process.behaviour_rule
 	(name, activity_type, property, pattern, points, max_occurrences, priority)
 VALUES
@@ -16,3 +16,4 @@ VALUES
 	('webinar attended', 'webinar_attended', NULL,  NULL,          15, NULL, 8),
 	('demo request',     'demo_request',     NULL,  NULL,          30, NULL, 9),
 	('unsubscribe',      'unsubscribe',      NULL,  NULL,         -20, NULL, 10);
+UPDATE lead_process.behaviour_rule SET fast_track_to = 'sal' WHERE name = 'demo request';

@@ -87,39 +87,17 @@ COMMENT ON COLUMN lead_process.lead.fit_score IS
 	'Sum of the points of the active fit rules the lead matches; maintained by lead_process on every change of a profile attribute, and by rescore_fit() after rules change';
 
 /*
- * The BEFORE UPDATE trigger now also fires when a profile attribute or
- * fit_score changes; updates of score alone still skip it.
+ * The BEFORE UPDATE trigger now fires for every update of a lead: the C
+ * function compares the columns it cares about itself.  A WHEN clause
+ * listing them (stage, profile, scores) was re-read from the catalog for
+ * every statement, which cost more than the trigger on single-row updates.
  */
 DROP TRIGGER lead_stage_update ON lead_process.lead;
 CREATE TRIGGER lead_stage_update
 	BEFORE UPDATE ON lead_process.lead
-	FOR EACH ROW
-	WHEN (OLD.stage IS DISTINCT FROM NEW.stage
-		  OR OLD.status IS DISTINCT FROM NEW.status
-		  OR OLD.stage_changed_at IS DISTINCT FROM NEW.stage_changed_at
-		  OR OLD.recycle_count IS DISTINCT FROM NEW.recycle_count
-		  OR OLD.last_recycled_at IS DISTINCT FROM NEW.last_recycled_at
-		  OR OLD.id IS DISTINCT FROM NEW.id
-		  OR OLD.fit_score IS DISTINCT FROM NEW.fit_score
-		  OR OLD.score IS DISTINCT FROM NEW.score
-		  OR OLD.behaviour_score IS DISTINCT FROM NEW.behaviour_score
-		  OR OLD.score_tally IS DISTINCT FROM NEW.score_tally
-		  OR OLD.email IS DISTINCT FROM NEW.email
-		  OR OLD.first_name IS DISTINCT FROM NEW.first_name
-		  OR OLD.last_name IS DISTINCT FROM NEW.last_name
-		  OR OLD.company IS DISTINCT FROM NEW.company
-		  OR OLD.job_title IS DISTINCT FROM NEW.job_title
-		  OR OLD.country IS DISTINCT FROM NEW.country
-		  OR OLD.industry IS DISTINCT FROM NEW.industry
-		  OR OLD.employees IS DISTINCT FROM NEW.employees
-		  OR OLD.annual_revenue IS DISTINCT FROM NEW.annual_revenue
-		  OR OLD.source IS DISTINCT FROM NEW.source
-		  OR OLD.campaign IS DISTINCT FROM NEW.campaign
-		  OR OLD.lead_type IS DISTINCT FROM NEW.lead_type
-		  OR OLD.properties IS DISTINCT FROM NEW.properties)
-	EXECUTE FUNCTION lead_process.lead_stage_trigger();
+	FOR EACH ROW EXECUTE FUNCTION lead_process.lead_stage_trigger();
 COMMENT ON TRIGGER lead_stage_update ON lead_process.lead IS
-	'Validates stage and status changes and keeps the scores; skipped by updates that change neither the stage, a profile attribute nor a score';
+	'Validates stage and status changes and keeps the scores';
 
 CREATE FUNCTION lead_process.fit_score_of(lead lead_process.lead) RETURNS integer
 	LANGUAGE c STABLE STRICT PARALLEL SAFE
@@ -340,6 +318,30 @@ REVOKE ALL ON FUNCTION lead_process.activity_score_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.lead_deleted_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.rescore_behaviour(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.score_explain(bigint) FROM PUBLIC;
+
+CREATE VIEW lead_process.near_qualified WITH (security_invoker = true) AS
+SELECT l.id AS lead_id, l.stage, t.to_stage AS next_stage, l.score, s.score_threshold,
+	   m.missing[1] AS missing_field, l.owner
+  FROM lead_process.lead l
+  JOIN lead_process.transition t
+	ON t.from_stage OPERATOR(pg_catalog.=) l.stage AND t.kind OPERATOR(pg_catalog.=) 'advance'
+  JOIN lead_process.stage s
+	ON s.name OPERATOR(pg_catalog.=) t.to_stage AND s.score_threshold IS NOT NULL
+ CROSS JOIN LATERAL (
+	SELECT pg_catalog.array_agg(f ORDER BY f) AS missing
+	  FROM pg_catalog.unnest(s.required_fields) AS f
+	 WHERE COALESCE(pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) f, '') OPERATOR(pg_catalog.=) '') m
+ WHERE l.score OPERATOR(pg_catalog.>=) s.score_threshold
+   AND pg_catalog.cardinality(m.missing) OPERATOR(pg_catalog.=) 1;
+COMMENT ON VIEW lead_process.near_qualified IS
+	'Leads whose score meets the threshold of their next stage but that lack exactly one required profile field, and which (marketing''s enrichment list)';
+COMMENT ON COLUMN lead_process.near_qualified.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.near_qualified.stage IS 'Current stage';
+COMMENT ON COLUMN lead_process.near_qualified.next_stage IS 'Stage the score would promote the lead into';
+COMMENT ON COLUMN lead_process.near_qualified.score IS 'Lead score';
+COMMENT ON COLUMN lead_process.near_qualified.score_threshold IS 'Threshold of the next stage';
+COMMENT ON COLUMN lead_process.near_qualified.missing_field IS 'The one required field the lead lacks';
+COMMENT ON COLUMN lead_process.near_qualified.owner IS 'Lead owner';
 
 /* ------------------------------------------------------------------------
  * Events: a durable outbox, announced with NOTIFY

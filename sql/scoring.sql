@@ -124,6 +124,8 @@ SELECT id, stage, score, stage_changed_at FROM lead_process.lead WHERE id BETWEE
 -- the breakdown that justified it is frozen in the history row
 SELECT lead_id, from_stage, to_stage, kind, cause, changed_at, score, details
   FROM lead_process.stage_history WHERE lead_id BETWEEN 11 AND 13 AND from_stage IS NOT NULL ORDER BY id;
+-- lead 12 is near-qualified: it only lacks its company
+SELECT * FROM lead_process.near_qualified ORDER BY lead_id;
 -- the missing field arrives; the next activity promotes
 UPDATE lead_process.lead SET company = 'Acme' WHERE id = 12;
 INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (12, 'email_open', '2026-02-11 00:00+00');

@@ -42,8 +42,8 @@ extern void lp_check_trigger(FunctionCallInfo fcinfo, const char *funcname,
 
 /* lp_stage.c */
 
-extern bool lp_move_lead(int64 lead_id, const char *to_stage, const char *cause,
-						 TimestampTz at, Jsonb *details);
+extern void lp_move_leads(int n, int64 *ids, const char **to_stages,
+						  TimestampTz *ats, const char **causes, Jsonb **details);
 
 /* lp_cache.c */
 extern void lp_cache_init(void);

@@ -195,6 +195,32 @@ lp_fit_rule_validate_trigger(PG_FUNCTION_ARGS)
  * bulk and single-row loads give the same scores.
  */
 /*
+ * kept_plan
+ *		Prepare a statement once per backend and keep it, with a generic
+ *		plan: the activity trigger runs for every INSERT, and parsing or
+ *		planning its queries each time (a custom plan per array argument)
+ *		would cost more than running them.
+ */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+												  CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		*slot = plan;
+	}
+	return *slot;
+}
+
+static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr update_plan = NULL;
+
+/*
  * lp_scoring_update is true while lead_process itself writes the behaviour
  * columns; the lead trigger refuses such writes from anybody else.
  */
@@ -206,15 +232,15 @@ bool		lp_scoring_update = false;
  *		caller), flagged as ours.
  */
 void
-lp_run_scoring_update(const char *sql, int nargs, Oid *argtypes, Datum *values)
+lp_run_scoring_update(SPIPlanPtr plan, Datum *values)
 {
 	bool		save = lp_scoring_update;
 
 	PG_TRY();
 	{
 		lp_scoring_update = true;
-		if (SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "scoring update failed: %s", sql);
+		if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "scoring update failed");
 	}
 	PG_FINALLY();
 	{
@@ -245,40 +271,28 @@ typedef struct Promotion
 /*
  * required_filled
  *		Whether the lead row has every profile field the stage requires
- *		(not NULL, and not empty for text).  Reads the current row: only
- *		called for the few leads whose score reaches a threshold.
+ *		(not NULL, and not empty for text), in its locked row.
  */
 static bool
-required_filled(const LpStage *stage, int64 lead_id)
+required_filled(const LpStage *stage, HeapTupleHeader row)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	bool		isnull;
-	Datum		d;
 	HeapTupleData tuple;
 	TupleDesc	tupdesc;
 	bool		ok = true;
 
 	if (stage->nrequired == 0)
 		return true;
-	values[0] = Int64GetDatum(lead_id);
-	if (SPI_execute_with_args("SELECT l FROM lead_process.lead l "
-							  "WHERE l.id OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		return false;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return false;
-	tupdesc = lp_row_tuple(DatumGetHeapTupleHeader(d), &tuple);
+	tupdesc = lp_row_tuple(row, &tuple);
 	for (int i = 0; i < stage->nrequired && ok; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, stage->required[i] - 1);
+		bool		isnull;
 		Datum		v = heap_getattr(&tuple, stage->required[i], tupdesc, &isnull);
 
 		if (isnull)
 			ok = false;
-		else if (att->atttypid == TEXTOID && VARSIZE_ANY_EXHDR(DatumGetPointer(v)) == 0)
+		else if (att->atttypid == TEXTOID &&
+				 VARSIZE_ANY_EXHDR(DatumGetPointer(v)) == 0)
 			ok = false;
 	}
 	ReleaseTupleDesc(tupdesc);
@@ -296,7 +310,8 @@ required_filled(const LpStage *stage, int64 lead_id)
 static bool
 promotion_for(LpProcess *proc, LeadBatch *lb, int from, int32 fit,
 			  int32 behaviour, Jsonb *tally, TimestampTz at,
-			  TimestampTz last_recycled, bool recycled, Promotion *p)
+			  TimestampTz last_recycled, bool recycled, HeapTupleHeader row,
+			  Promotion *p)
 {
 	int			best = -1;
 	int32		score = fit + behaviour;
@@ -332,7 +347,7 @@ promotion_for(LpProcess *proc, LeadBatch *lb, int from, int32 fit,
 		if (recycled && st->requalify_after >= 0 &&
 			at < last_recycled + st->requalify_after)
 			continue;
-		if (!required_filled(st, lb->lead_id))
+		if (!required_filled(st, row))
 			continue;
 		best = t->to;
 	}
@@ -592,12 +607,13 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 			elems[i] = Int64GetDatum(ids[i]);
 		values[0] = PointerGetDatum(construct_array(elems, nleads, INT8OID, 8,
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		if (SPI_execute_with_args("SELECT id, behaviour_score, score_tally, fit_score, "
-								  "stage, stage_changed_at, last_recycled_at "
-								  "FROM lead_process.lead "
-								  "WHERE id OPERATOR(pg_catalog.=) ANY ($1) "
-								  "ORDER BY id FOR NO KEY UPDATE",
-								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		kept_plan(&lock_plan,
+				  "SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
+				  "l.stage, l.stage_changed_at, l.last_recycled_at, l "
+				  "FROM lead_process.lead l "
+				  "WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) "
+				  "ORDER BY l.id FOR NO KEY UPDATE", 1, argtypes);
+		if (SPI_execute_plan(lock_plan, values, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "locking the leads of an activity batch failed");
 
 		u_ids = palloc(sizeof(Datum) * nleads);
@@ -690,6 +706,7 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 					promotion_for(proc, lb, from, fit, score,
 								  DatumGetJsonbP(u_tallies[nupdates]), at,
 								  DatumGetTimestampTz(last_recycled), !recycled_null,
+								  DatumGetHeapTupleHeader(SPI_getbinval(t, td, 8, &isnull)),
 								  &promotions[npromotions]))
 					npromotions++;
 			}
@@ -721,21 +738,33 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 													true, TYPALIGN_INT));
 		values[2] = PointerGetDatum(construct_array(u_tallies, nupdates, JSONBOID, -1,
 													false, TYPALIGN_INT));
-		lp_run_scoring_update("UPDATE lead_process.lead l "
-							  "SET behaviour_score = u.b, "
-							  "score = l.fit_score OPERATOR(pg_catalog.+) u.b, "
-							  "score_tally = u.t "
-							  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
-							  "WHERE l.id OPERATOR(pg_catalog.=) u.id",
-							  3, argtypes, values);
+		kept_plan(&update_plan,
+				  "UPDATE lead_process.lead l "
+				  "SET behaviour_score = u.b, "
+				  "score = l.fit_score OPERATOR(pg_catalog.+) u.b, "
+				  "score_tally = u.t "
+				  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
+				  "WHERE l.id OPERATOR(pg_catalog.=) u.id", 3, argtypes);
+		lp_run_scoring_update(update_plan, values);
 	}
-	/* Stage changes, in lead id order like the locks */
-	for (int i = 0; i < npromotions; i++)
+	/* Stage changes, all in one UPDATE */
+	if (npromotions > 0)
 	{
-		Promotion  *p = &promotions[i];
+		int64	   *m_ids = palloc(sizeof(int64) * npromotions);
+		const char **m_stages = palloc(sizeof(char *) * npromotions);
+		TimestampTz *m_ats = palloc(sizeof(TimestampTz) * npromotions);
+		const char **m_causes = palloc(sizeof(char *) * npromotions);
+		Jsonb	  **m_details = palloc(sizeof(Jsonb *) * npromotions);
 
-		lp_move_lead(p->lead_id, proc->stages[p->to].name, p->cause, p->at,
-					 p->details);
+		for (int i = 0; i < npromotions; i++)
+		{
+			m_ids[i] = promotions[i].lead_id;
+			m_stages[i] = proc->stages[promotions[i].to].name;
+			m_ats[i] = promotions[i].at;
+			m_causes[i] = promotions[i].cause;
+			m_details[i] = promotions[i].details;
+		}
+		lp_move_leads(npromotions, m_ids, m_stages, m_ats, m_causes, m_details);
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);

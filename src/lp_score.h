@@ -12,6 +12,7 @@
 #ifndef LP_SCORE_H
 #define LP_SCORE_H
 
+#include "executor/spi.h"
 #include "lp_cache.h"
 
 extern bool lp_scoring_update;
@@ -19,7 +20,6 @@ extern bool lp_scoring_update;
 extern int32 lp_fit_score(LpProcess *proc, HeapTuple tuple, TupleDesc tupdesc);
 struct LpCondition;
 extern void lp_fit_condition_check(const struct LpCondition *cond);
-extern void lp_run_scoring_update(const char *sql, int nargs, Oid *argtypes,
-								  Datum *values);
+extern void lp_run_scoring_update(SPIPlanPtr plan, Datum *values);
 
 #endif							/* LP_SCORE_H */

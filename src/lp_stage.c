@@ -46,8 +46,10 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -74,6 +76,23 @@ typedef struct LpPending
 } LpPending;
 
 static LpPending *lp_pending = NULL;
+
+/* Changes requested for many leads at once (lp_move_leads), by lead id */
+static HTAB *lp_pending_batch = NULL;
+
+/*
+ * find_pending
+ *		The pending change for a lead, from a single request or a batch.
+ */
+static LpPending *
+find_pending(int64 lead_id)
+{
+	if (lp_pending != NULL && lp_pending->lead_id == lead_id)
+		return lp_pending;
+	if (lp_pending_batch != NULL)
+		return hash_search(lp_pending_batch, &lead_id, HASH_FIND, NULL);
+	return NULL;
+}
 
 /* Kept SPI plans */
 static SPIPlanPtr history_plan = NULL;
@@ -750,8 +769,7 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 	stage_changed = !text_equal(old_stage, new_stage);
 	status_changed = !text_equal(old_status, new_status);
 
-	if (lp_pending != NULL && lp_pending->lead_id == lead_id)
-		pending = lp_pending;
+	pending = find_pending(lead_id);
 
 	if (!stage_changed)
 	{
@@ -913,8 +931,7 @@ lp_lead_history_trigger(PG_FUNCTION_ARGS)
 
 	memset(&c, 0, sizeof(c));
 	c.lead_id = DatumGetInt64(heap_getattr(newtup, col->id, tupdesc, &isnull));
-	if (lp_pending != NULL && lp_pending->lead_id == c.lead_id)
-		pending = lp_pending;
+	pending = find_pending(c.lead_id);
 	c.to_stage = get_text(newtup, tupdesc, col->stage);
 	c.to_status = get_text(newtup, tupdesc, col->status);
 	c.actor = current_actor();
@@ -994,7 +1011,8 @@ prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*slot == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+												  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare \"%s\": %s", sql,
@@ -1079,16 +1097,73 @@ move_internal(int64 lead_id, const char *to_stage, const char *reason,
 }
 
 /*
- * lp_move_lead
- *		An automatic stage change (cause "score" or "fast-track") through the
- *		stage machine, dated `at` and carrying `details` into the history.
+ * lp_move_leads
+ *		Automatic stage changes for many leads in one UPDATE (the activity
+ *		trigger's promotions and fast-tracks).  Each lead gets its target,
+ *		its date, its cause and the details frozen into its history row.
+ *		Runs as the caller, which is the owner of the tables here.
  */
-bool
-lp_move_lead(int64 lead_id, const char *to_stage, const char *cause,
-			 TimestampTz at, Jsonb *details)
+void
+lp_move_leads(int n, int64 *ids, const char **to_stages, TimestampTz *ats,
+			  const char **causes, Jsonb **details)
 {
-	return move_internal(lead_id, to_stage, NULL, NULL, true, at, cause,
-						 details);
+	static SPIPlanPtr batch_plan = NULL;
+	HASHCTL		ctl;
+	HTAB	   *map;
+	Datum	   *d_ids = palloc(sizeof(Datum) * n);
+	Datum	   *d_stages = palloc(sizeof(Datum) * n);
+	Datum	   *d_ats = palloc(sizeof(Datum) * n);
+	Datum		values[3];
+	Oid			argtypes[3] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+
+	if (n == 0)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(LpPending);
+	ctl.hcxt = CurrentMemoryContext;
+	map = hash_create("lead_process pending moves", n, &ctl,
+					  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (int i = 0; i < n; i++)
+	{
+		LpPending  *p = hash_search(map, &ids[i], HASH_ENTER, NULL);
+
+		memset(((char *) p) + sizeof(int64), 0, sizeof(LpPending) - sizeof(int64));
+		p->has_at = true;
+		p->at = ats[i];
+		p->cause = causes[i];
+		p->details = details[i];
+		d_ids[i] = Int64GetDatum(ids[i]);
+		d_stages[i] = CStringGetTextDatum(to_stages[i]);
+		d_ats[i] = TimestampTzGetDatum(ats[i]);
+	}
+	values[0] = PointerGetDatum(construct_array(d_ids, n, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(d_stages, n, TEXTOID, -1,
+												false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(d_ats, n, TIMESTAMPTZOID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_kept(&batch_plan,
+				 "UPDATE lead_process.lead l SET stage = u.s, stage_changed_at = u.a "
+				 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+				 "pg_catalog.unnest($3)) AS u(id, s, a) "
+				 "WHERE l.id OPERATOR(pg_catalog.=) u.id",
+				 3, argtypes);
+	PG_TRY();
+	{
+		lp_pending_batch = map;
+		if (SPI_execute_plan(batch_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "automatic stage changes failed");
+	}
+	PG_FINALLY();
+	{
+		lp_pending_batch = NULL;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	hash_destroy(map);
 }
 
 /*

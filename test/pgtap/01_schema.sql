@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(104);
+SELECT plan(106);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -38,7 +38,7 @@ SELECT tables_are('lead_process', ARRAY[
 	'stage', 'stage_status', 'transition', 'reason',
 	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule', 'behaviour_rule',
 	'event', 'event_consumer']);
-SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts']);
+SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
 	'condition_check', 'condition_matches',
@@ -208,7 +208,15 @@ INSERT INTO lp_expected_columns VALUES
 	('stage_counts', 'stage', 'text', false),
 	('stage_counts', 'owner', 'text', false),
 	('stage_counts', 'status', 'text', false),
-	('stage_counts', 'leads', 'bigint', false);
+	('stage_counts', 'leads', 'bigint', false),
+
+	('near_qualified', 'lead_id', 'bigint', false),
+	('near_qualified', 'stage', 'text', false),
+	('near_qualified', 'next_stage', 'text', false),
+	('near_qualified', 'score', 'integer', false),
+	('near_qualified', 'score_threshold', 'integer', false),
+	('near_qualified', 'missing_field', 'text', false),
+	('near_qualified', 'owner', 'text', false);
 
 /* the actual columns, same shape */
 CREATE TEMP VIEW lp_actual_columns AS
@@ -223,11 +231,11 @@ SELECT c.relname::text AS tab, a.attname::text AS col,
 SELECT columns_are('lead_process', t.tab,
 				   (SELECT array_agg(col::name) FROM lp_expected_columns e WHERE e.tab = t.tab),
 				   format('%s %s has exactly the contract''s columns',
-						  CASE WHEN t.tab IN ('stage_graph', 'stage_counts') THEN 'view' ELSE 'table' END,
+						  CASE WHEN t.tab IN ('stage_graph', 'stage_counts', 'near_qualified') THEN 'view' ELSE 'table' END,
 						  t.tab))
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
-			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule'),
+			   (9, 'stage_graph'), (10, 'stage_counts'), (15, 'near_qualified'), (11, 'fit_rule'),
 			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule')) AS t(n, tab)
  ORDER BY t.n;
 
@@ -237,7 +245,7 @@ SELECT set_eq(
 	format('%s: column types and NOT NULL as in the contract', t.tab))
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
-			   (9, 'stage_graph'), (10, 'stage_counts'), (11, 'fit_rule'),
+			   (9, 'stage_graph'), (10, 'stage_counts'), (15, 'near_qualified'), (11, 'fit_rule'),
 			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule')) AS t(n, tab)
  ORDER BY t.n;
 
@@ -476,7 +484,7 @@ SELECT is(
 	   FROM pg_catalog.pg_class c
 	  WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind = 'v'
 		AND 'security_invoker=true' = ANY (c.reloptions)),
-	ARRAY['stage_counts', 'stage_graph'],
+	ARRAY['near_qualified', 'stage_counts', 'stage_graph'],
 	'views are security_invoker (the caller''s privileges apply to the tables behind them)');
 
 /* ------------------------------------------------------------------------

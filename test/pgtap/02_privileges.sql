@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(267);
+SELECT plan(271);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -61,6 +61,7 @@ SELECT r.n, r.rel, l.level,
 	(8, 'stage_history',    '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(9, 'stage_graph',	    '{SELECT}', '{SELECT}', '{SELECT}'),
 	(10, 'stage_counts',    '{SELECT}', '{SELECT}', '{SELECT}'),
+	(15, 'near_qualified',  '{SELECT}', '{SELECT}', '{SELECT}'),
 	(11, 'fit_rule',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(12, 'event',           '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(13, 'event_consumer',  '{SELECT}', '{SELECT,UPDATE}', '{SELECT,INSERT,UPDATE,DELETE}'),
