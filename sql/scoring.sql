@@ -156,6 +156,17 @@ INSERT INTO lead_process.lead (id, stage) VALUES (15, 'opportunity');
 INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (15, 'demo_request', now());
 SELECT id, stage FROM lead_process.lead WHERE id = 15;
 
+-- a promotion caused by a writer's activity names the writer in the history
+CREATE ROLE regress_lp_crm;
+SELECT lead_process.grant_writer('regress_lp_crm');
+INSERT INTO lead_process.lead (id, email, company, job_title, stage) VALUES (16, 'd@acme.example', 'Acme', 'CTO', 'lead');
+SET ROLE regress_lp_crm;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (16, 'demo_request', now());
+RESET ROLE;
+SELECT lead_id, to_stage, cause, changed_by FROM lead_process.stage_history WHERE lead_id = 16 AND from_stage IS NOT NULL;
+SELECT lead_process.revoke_all('regress_lp_crm');
+DROP ROLE regress_lp_crm;
+
 -- bad rules are refused when written
 INSERT INTO lead_process.behaviour_rule (name, activity_type, property, points) VALUES ('half', 'page_view', 'url', 1);
 INSERT INTO lead_process.behaviour_rule (name, activity_type, points) VALUES ('huge', 'page_view', 5000);

@@ -764,7 +764,11 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 			m_causes[i] = promotions[i].cause;
 			m_details[i] = promotions[i].details;
 		}
+		/* as the role that inserted the activities: the history names it */
+		SetUserIdAndSecContext(save_userid, save_sec);
 		lp_move_leads(npromotions, m_ids, m_stages, m_ats, m_causes, m_details);
+		SetUserIdAndSecContext(proc->history_owner,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
