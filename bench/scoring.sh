@@ -42,7 +42,6 @@ leads=${1:-100000}
 acts=${2:-1000000}
 clients=${3:-8}
 secs=${4:-30}
-keep=${KEEP:-0}
 for v in "$leads" "$acts" "$clients" "$secs"; do
 	if ! [[ $v =~ ^[0-9]+$ ]] || [ "$v" -lt 1 ]; then
 		echo "$usage" >&2
@@ -66,116 +65,17 @@ peer=$(cd "$peer" && pwd)
 step() { printf '==> %s\n' "$*" >&2; }
 now() { date +%s.%N; }
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-if [ ! -x "$PG_CONFIG" ]; then
-	PG_CONFIG=$(command -v pg_config || true)
-fi
-if [ -z "$PG_CONFIG" ]; then
-	echo "scoring.sh: pg_config not found; set PG_CONFIG" >&2
-	exit 1
-fi
-bindir=$("$PG_CONFIG" --bindir)
-for b in initdb pg_ctl psql pgbench; do
-	if [ ! -x "$bindir/$b" ]; then
-		echo "scoring.sh: $bindir/$b not found (is the PostgreSQL server package installed?)" >&2
-		exit 1
-	fi
-done
-
-# 1. A throwaway cluster.  Who runs the server: PostgreSQL refuses root.
-if [ "$(id -u)" -eq 0 ]; then
-	if id postgres >/dev/null 2>&1; then
-		pguser=postgres
-	else
-		pguser=lead_process_demo
-		if ! id "$pguser" >/dev/null 2>&1; then
-			step "creating OS user $pguser to run PostgreSQL"
-			useradd --system --no-create-home --shell /usr/sbin/nologin "$pguser"
-		fi
-	fi
-	as_pg() { runuser -u "$pguser" -- "$@"; }
-else
-	pguser=$(id -un)
-	as_pg() { "$@"; }
-fi
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/lead_process_bench.XXXXXX")
-chmod 700 "$dir"
-if [ "$(id -u)" -eq 0 ]; then
-	chown "$pguser" "$dir"
-fi
-started=0
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' PIPE INT TERM HUP	# finish the cleanup even if stdout is gone
-	if [ "$rc" -gt 128 ]; then
-		echo "scoring.sh: interrupted (exit status $rc)" >&2
-	elif [ "$rc" -ne 0 ]; then
-		echo "scoring.sh: failed (exit status $rc)" >&2
-		if [ -f "$dir/log" ]; then
-			echo "scoring.sh: last lines of the server log:" >&2
-			tail -n 20 "$dir/log" >&2
-		fi
-	fi
-	if [ "$keep" = 1 ] && [ "$started" = 1 ]; then
-		step "KEEP=1: the cluster keeps running in $dir"
-		echo "    connect: $bindir/psql -h $dir -p $port -U $pguser -d lead_process_bench" >&2
-		if [ "$(id -u)" -eq 0 ]; then
-			echo "    stop:    runuser -u $pguser -- $bindir/pg_ctl -D $dir/data stop && rm -rf $dir" >&2
-		else
-			echo "    stop:    $bindir/pg_ctl -D $dir/data stop && rm -rf $dir" >&2
-		fi
-	else
-		if [ "$started" = 1 ]; then
-			step "stopping the cluster and removing $dir"
-			(cd "$dir" && as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -s stop)
-		fi
-		rm -rf "$dir"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A free port: nothing listening on it on localhost
-port=
-for p in $(seq 54320 54420); do
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		port=$p
-		break
-	fi
-done
-if [ -z "$port" ]; then
-	echo "scoring.sh: no free port in 54320-54420" >&2
-	exit 1
-fi
-
-step "initdb in $dir (server user $pguser, port $port, Unix socket only)"
-(cd "$dir" && as_pg "$bindir/initdb" -D "$dir/data" -U "$pguser" -E UTF8 --no-locale \
-	--auth-local=trust --auth-host=reject >"$dir/initdb.log" 2>&1) || {
-	cat "$dir/initdb.log" >&2
-	exit 1
-}
+# 1. A throwaway cluster (scripts/cluster.sh), with benchmark settings
+# shellcheck source=scripts/cluster.sh
+. "$root/scripts/cluster.sh"
+lp_cluster_setup scoring.sh lead_process_bench pgbench
 settings="shared_buffers = 1GB, max_wal_size = 8GB, checkpoint_timeout = 30min, synchronous_commit = on, jit = off"
-cat >>"$dir/data/postgresql.conf" <<EOF
+lp_cluster_initdb "shared_buffers = 1GB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
+	"synchronous_commit = on" "jit = off"
+# shellcheck disable=SC2119
+lp_cluster_start
 
-# bench/scoring.sh
-shared_buffers = 1GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-synchronous_commit = on
-jit = off
-EOF
-(cd "$dir" && as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -s \
-	-o "-p $port -k $dir -c listen_addresses=''" start)
-started=1
-
-export PGHOST=$dir PGPORT=$port PGUSER=$pguser PGDATABASE=lead_process_bench
-unset PGSERVICE PGPASSWORD || true
+export PGDATABASE=lead_process_bench
 export PGOPTIONS='-c client_min_messages=warning'
 ours_options="$PGOPTIONS -c lead_process.notify=off"
 p() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }

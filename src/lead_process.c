@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "utils/guc.h"
 
 #include "lead_process.h"
@@ -111,4 +112,28 @@ lp_check_trigger(FunctionCallInfo fcinfo, const char *funcname,
 				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				errmsg("function \"%s\" cannot be fired for this event",
 					   funcname));
+}
+
+/*
+ * lp_prepare_kept
+ *		Prepare a statement once per backend and keep it, with a generic
+ *		plan.  The triggers run for every INSERT or UPDATE: parsing or
+ *		planning their queries each time (a custom plan per array argument)
+ *		would cost more than running them.  A kept plan survives DDL: the
+ *		plan cache replans it from its text when a table it uses changes.
+ */
+SPIPlanPtr
+lp_prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		*slot = plan;
+	}
+	return *slot;
 }

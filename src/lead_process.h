@@ -15,6 +15,7 @@
 
 #include "fmgr.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -37,6 +38,8 @@ extern int	lp_max_future_skew;
 extern bool lp_notify;
 
 /* lead_process.c */
+extern SPIPlanPtr lp_prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs,
+								  Oid *argtypes);
 extern void lp_check_trigger(FunctionCallInfo fcinfo, const char *funcname,
 							 bool before, bool row, int events);
 

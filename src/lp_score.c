@@ -194,29 +194,6 @@ lp_fit_rule_validate_trigger(PG_FUNCTION_ARGS)
  * do not depend on the order of activities inside or across statements, so
  * bulk and single-row loads give the same scores.
  */
-/*
- * kept_plan
- *		Prepare a statement once per backend and keep it, with a generic
- *		plan: the activity trigger runs for every INSERT, and parsing or
- *		planning its queries each time (a custom plan per array argument)
- *		would cost more than running them.
- */
-static SPIPlanPtr
-kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
-												  CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		*slot = plan;
-	}
-	return *slot;
-}
-
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 
@@ -607,7 +584,7 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 			elems[i] = Int64GetDatum(ids[i]);
 		values[0] = PointerGetDatum(construct_array(elems, nleads, INT8OID, 8,
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		kept_plan(&lock_plan,
+		lp_prepare_kept(&lock_plan,
 				  "SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
 				  "l.stage, l.stage_changed_at, l.last_recycled_at, l "
 				  "FROM lead_process.lead l "
@@ -738,7 +715,7 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 													true, TYPALIGN_INT));
 		values[2] = PointerGetDatum(construct_array(u_tallies, nupdates, JSONBOID, -1,
 													false, TYPALIGN_INT));
-		kept_plan(&update_plan,
+		lp_prepare_kept(&update_plan,
 				  "UPDATE lead_process.lead l "
 				  "SET behaviour_score = u.b, "
 				  "score = l.fit_score OPERATOR(pg_catalog.+) u.b, "

@@ -101,9 +101,6 @@ static SPIPlanPtr move_plan = NULL;
 static SPIPlanPtr exists_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 
-static SPIPlanPtr prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs,
-							   Oid *argtypes);
-
 /* One stage change, as the trigger sees it */
 typedef struct LpChange
 {
@@ -335,7 +332,7 @@ record_change(LpProcess *proc, const LpChange *c)
 
 		if (!with_event)
 		{
-			prepare_kept(&history_plan, HISTORY_INSERT, 15, argtypes);
+			lp_prepare_kept(&history_plan, HISTORY_INSERT, 15, argtypes);
 			if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "stage_history insert failed");
 		}
@@ -343,7 +340,7 @@ record_change(LpProcess *proc, const LpChange *c)
 		{
 			bool		isnull;
 
-			prepare_kept(&history_event_plan,
+			lp_prepare_kept(&history_event_plan,
 						 "WITH h AS (" HISTORY_INSERT " RETURNING *) "
 						 "INSERT INTO lead_process.event (lead_id, type, occurred_at, payload) "
 						 "SELECT h.lead_id, $14, h.changed_at, pg_catalog.jsonb_build_object("
@@ -1002,26 +999,6 @@ lp_history_guard_trigger(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();			/* keep compiler quiet */
 }
 
-/*
- * prepare_kept
- *		Prepare and keep a plan once per backend.
- */
-static SPIPlanPtr
-prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
-												  CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		*slot = plan;
-	}
-	return *slot;
-}
-
 static void
 lead_not_found(int64 lead_id)
 {
@@ -1062,7 +1039,7 @@ move_internal(int64 lead_id, const char *to_stage, const char *reason,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	prepare_kept(&move_plan,
+	lp_prepare_kept(&move_plan,
 				 "UPDATE lead_process.lead SET stage = $2 "
 				 "WHERE id OPERATOR(pg_catalog.=) $1 "
 				 "AND stage OPERATOR(pg_catalog.<>) $2",
@@ -1076,7 +1053,7 @@ move_internal(int64 lead_id, const char *to_stage, const char *reason,
 		if (SPI_processed == 0)
 		{
 			/* Already there, or no such lead? */
-			prepare_kept(&exists_plan,
+			lp_prepare_kept(&exists_plan,
 						 "SELECT 1 FROM lead_process.lead "
 						 "WHERE id OPERATOR(pg_catalog.=) $1",
 						 1, argtypes);
@@ -1145,7 +1122,7 @@ lp_move_leads(int n, int64 *ids, const char **to_stages, TimestampTz *ats,
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	prepare_kept(&batch_plan,
+	lp_prepare_kept(&batch_plan,
 				 "UPDATE lead_process.lead l SET stage = u.s, stage_changed_at = u.a "
 				 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
 				 "pg_catalog.unnest($3)) AS u(id, s, a) "
@@ -1182,7 +1159,7 @@ locked_stage(int64 lead_id)
 	values[0] = Int64GetDatum(lead_id);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	prepare_kept(&lock_plan,
+	lp_prepare_kept(&lock_plan,
 				 "SELECT stage FROM lead_process.lead "
 				 "WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 				 1, argtypes);
