@@ -31,7 +31,7 @@ SELECT count(*) AS objects_outside_schema
 
 -- configuration tables are dumped by pg_dump
 SELECT c::regclass AS dumped FROM pg_extension e, unnest(e.extconfig) c
- WHERE e.extname = 'lead_process' ORDER BY 1::text;
+ WHERE e.extname = 'lead_process' ORDER BY 1;
 
 -- nothing is granted to PUBLIC
 SELECT count(*) AS public_table_grants

@@ -288,6 +288,43 @@ CREATE TRIGGER lead_deleted
 COMMENT ON TRIGGER lead_deleted ON lead_process.lead IS
 	'Deletes the activities of deleted leads';
 
+CREATE FUNCTION lead_process.lead_truncated_trigger() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	TRUNCATE lead_process.activity;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION lead_process.lead_truncated_trigger() IS
+	'AFTER TRUNCATE trigger on lead: truncates the activities too (TRUNCATE ... CASCADE follows foreign keys only)';
+CREATE TRIGGER lead_truncated
+	AFTER TRUNCATE ON lead_process.lead
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.lead_truncated_trigger();
+COMMENT ON TRIGGER lead_truncated ON lead_process.lead IS
+	'Truncates the activities of truncated leads';
+
+CREATE FUNCTION lead_process.activity_guard_trigger() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'cannot move activity % from lead % to lead %', OLD.id, OLD.lead_id, NEW.lead_id
+		USING ERRCODE = 'feature_not_supported',
+			  DETAIL = 'The activity counted for its lead''s score; moving it would leave both scores wrong.',
+			  HINT = 'Delete it and insert it for the other lead, then run lead_process.rescore_behaviour() for the first.';
+END
+$$;
+COMMENT ON FUNCTION lead_process.activity_guard_trigger() IS
+	'BEFORE UPDATE trigger on activity: an activity stays with its lead';
+CREATE TRIGGER activity_lead_fixed
+	BEFORE UPDATE OF lead_id ON lead_process.activity
+	FOR EACH ROW WHEN (OLD.lead_id IS DISTINCT FROM NEW.lead_id)
+	EXECUTE FUNCTION lead_process.activity_guard_trigger();
+COMMENT ON TRIGGER activity_lead_fixed ON lead_process.activity IS
+	'Refuses moving an activity to another lead';
+
 CREATE FUNCTION lead_process.rescore_behaviour(lead_id bigint DEFAULT NULL) RETURNS bigint
 	LANGUAGE c VOLATILE
 	AS 'MODULE_PATHNAME', 'lp_rescore_behaviour';
@@ -316,6 +353,8 @@ COMMENT ON FUNCTION lead_process.score_explain(bigint) IS
 
 REVOKE ALL ON FUNCTION lead_process.activity_score_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.lead_deleted_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.lead_truncated_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.activity_guard_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.rescore_behaviour(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.score_explain(bigint) FROM PUBLIC;
 
@@ -367,7 +406,7 @@ COMMENT ON COLUMN lead_process.event.lead_id IS 'Lead the event is about';
 COMMENT ON COLUMN lead_process.event.type IS 'lead_created, stage_changed, status_changed, lead_recycled or lead_disqualified';
 COMMENT ON COLUMN lead_process.event.occurred_at IS 'When the change took effect (stage_history.changed_at)';
 COMMENT ON COLUMN lead_process.event.recorded_at IS 'When the event was written (transaction time)';
-COMMENT ON COLUMN lead_process.event.payload IS 'The change: history_id, lead_id, from/to stage and status, kind, cause, reason, owner, score, changed_at, changed_by, actor';
+COMMENT ON COLUMN lead_process.event.payload IS 'The change: history_id, lead_id, from/to stage and status, kind, cause, reason, owner, score, changed_at, changed_by, actor, details';
 COMMENT ON INDEX lead_process.event_pkey IS 'Events by lead (lead_id first, for co-location on lead_id)';
 COMMENT ON INDEX lead_process.event_id_idx IS 'Events by id, for acknowledgements';
 COMMENT ON INDEX lead_process.event_order_idx IS 'Events in delivery order';

@@ -30,7 +30,7 @@ SELECT p.oid::regprocedure AS function,
 	   string_agg(r.rolname, ', ' ORDER BY r.rolname) FILTER (WHERE has_function_privilege(r.oid, p.oid, 'EXECUTE')) AS executable_by
   FROM pg_proc p, pg_roles r
  WHERE p.pronamespace = 'lead_process'::regnamespace AND r.rolname LIKE 'regress_lp_%'
- GROUP BY p.oid ORDER BY 1::text;
+ GROUP BY p.oid ORDER BY p.oid::regprocedure::text;
 
 -- the reader reads and changes nothing
 SET ROLE regress_lp_reader;

@@ -174,8 +174,29 @@ INSERT INTO lead_process.behaviour_rule (name, activity_type, points, max_occurr
 INSERT INTO lead_process.behaviour_rule (name, activity_type, points, fast_track_to) VALUES ('nowhere', 'x', 1, 'heaven');
 UPDATE lead_process.stage SET required_fields = '{favourite_colour}' WHERE name = 'mql';
 
+-- an activity stays with its lead (0A000)
+UPDATE lead_process.activity SET lead_id = 3 WHERE lead_id = 4;
+-- a rule with a pattern matches numbers and booleans by their text, as ->> does
+INSERT INTO lead_process.behaviour_rule (name, activity_type, property, pattern, points)
+VALUES ('big team', 'signup', 'seats', '1%', 4);
+INSERT INTO lead_process.activity (lead_id, type, properties)
+VALUES (5, 'signup', '{"seats": 10}'), (5, 'signup', '{"seats": "12"}'), (5, 'signup', '{"seats": 20}');
+SELECT id, behaviour_score FROM lead_process.lead WHERE id = 5;
+-- an inactive rule's points stay explained until a rescore takes them away
+UPDATE lead_process.behaviour_rule SET active = false WHERE name = 'big team';
+INSERT INTO lead_process.activity (lead_id, type) VALUES (5, 'tweet');
+SELECT l.id, l.behaviour_score, l.score_tally,
+	   l.behaviour_score = (SELECT sum(points) FROM lead_process.score_explain(l.id)
+							 WHERE source = 'behaviour') AS explained
+  FROM lead_process.lead l WHERE l.id = 5;
+SELECT lead_process.rescore_behaviour(5);
+SELECT id, behaviour_score, score_tally FROM lead_process.lead WHERE id = 5;
+
 -- deleting a lead deletes its activities
 DELETE FROM lead_process.lead WHERE id = 2;
 SELECT count(*) AS activities_of_lead_2 FROM lead_process.activity WHERE lead_id = 2;
+-- truncating the leads truncates the activities
+TRUNCATE lead_process.lead CASCADE;
+SELECT count(*) AS activities_left FROM lead_process.activity;
 
 DROP EXTENSION lead_process;

@@ -507,9 +507,10 @@ load_process(MemoryContext cxt)
  * lp_process_get
  *		The current process configuration, loading it if needed.
  *
- * The returned pointer stays valid until the next call that may process
- * invalidations (any catalog access); callers fetch it once per trigger call
- * and do not keep it across SPI calls that may reload it.
+ * The returned pointer stays valid until the end of the transaction, even
+ * if a later call loads a newer configuration: the old one is freed with
+ * the transaction.  A caller that runs queries may therefore keep using it;
+ * it sees the configuration as of its own start.
  */
 LpProcess *
 lp_process_get(void)
@@ -525,10 +526,15 @@ lp_process_get(void)
 									ALLOCSET_SMALL_SIZES);
 		proc = load_process(cxt);
 
-		/* Complete: make it permanent and drop the old one */
+		/*
+		 * Complete: make it permanent.  The old one may still be in use by a
+		 * caller up the stack (a trigger whose own queries caused this
+		 * reload), so it is not freed now but handed to the transaction,
+		 * which frees it when it ends.
+		 */
 		MemoryContextSetParent(cxt, CacheMemoryContext);
 		if (lp_process_context != NULL)
-			MemoryContextDelete(lp_process_context);
+			MemoryContextSetParent(lp_process_context, TopTransactionContext);
 		lp_process_context = cxt;
 		lp_process = proc;
 		built_generation = gen;

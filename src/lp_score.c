@@ -362,6 +362,7 @@ match_rule(LpProcess *proc, text *type, Jsonb *props)
 	{
 		LpBehaviourRule *r = &proc->behaviourrules[i];
 		JsonbValue *v;
+		text	   *ptext;
 
 		if (strlen(r->activity_type) != tlen ||
 			memcmp(r->activity_type, tdata, tlen) != 0)
@@ -372,11 +373,23 @@ match_rule(LpProcess *proc, text *type, Jsonb *props)
 			continue;
 		v = getKeyJsonValueFromContainer(&props->root, r->property,
 										 strlen(r->property), NULL);
-		if (v == NULL || v->type != jbvString)
+		if (v == NULL)
 			continue;
+		/* the property's text, as ->> gives it (rescore_behaviour() uses ->>) */
+		if (v->type == jbvString)
+			ptext = cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+		else if (v->type == jbvNumeric)
+			ptext = cstring_to_text(DatumGetCString(DirectFunctionCall1(numeric_out,
+																		NumericGetDatum(v->val.numeric))));
+		else if (v->type == jbvBool)
+			ptext = cstring_to_text(v->val.boolean ? "true" : "false");
+		else if (v->type == jbvBinary)
+			ptext = cstring_to_text(JsonbToCString(NULL, v->val.binary.data,
+												   v->val.binary.len));
+		else
+			continue;			/* JSON null: ->> gives NULL, LIKE no match */
 		if (DatumGetBool(DirectFunctionCall2Coll(textlike, C_COLLATION_OID,
-												 PointerGetDatum(cstring_to_text_with_len(v->val.string.val,
-																						  v->val.string.len)),
+												 PointerGetDatum(ptext),
 												 PointerGetDatum(r->pattern))))
 			return i;
 	}
@@ -412,6 +425,23 @@ tally_get(Jsonb *tally, const char *key, int32 *matched, int32 *points)
 			*points = DatumGetInt32(DirectFunctionCall1(numeric_int4,
 														NumericGetDatum(p->val.numeric)));
 	}
+}
+
+/*
+ * active_rule_key
+ *		Whether a score_tally key belongs to an active behaviour rule.
+ */
+static bool
+active_rule_key(LpProcess *proc, const char *key, int len)
+{
+	for (int i = 0; i < proc->nbehaviourrules; i++)
+	{
+		const char *k = proc->behaviourrules[i].key;
+
+		if ((int) strlen(k) == len && memcmp(k, key, len) == 0)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -667,6 +697,31 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 				v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(given)));
 				pushJsonbValue(&ps, WJB_ELEM, &v);
 				pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
+			}
+			/*
+			 * Entries of rules that are no longer active keep their points in
+			 * behaviour_score until a rescore: keep them, so that the
+			 * explanation still adds up.
+			 */
+			if (tally != NULL && JB_ROOT_IS_OBJECT(tally))
+			{
+				JsonbIterator *it = JsonbIteratorInit(&tally->root);
+				JsonbValue	v;
+				JsonbIteratorToken tok;
+				bool		keep = false;
+
+				while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+				{
+					if (tok == WJB_KEY)
+					{
+						keep = !active_rule_key(proc, v.val.string.val,
+												v.val.string.len);
+						if (keep)
+							pushJsonbValue(&ps, WJB_KEY, &v);
+					}
+					else if (tok == WJB_VALUE && keep)
+						pushJsonbValue(&ps, WJB_VALUE, &v);
+				}
 			}
 			newtally = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
 			u_ids[nupdates] = Int64GetDatum(id);

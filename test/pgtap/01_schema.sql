@@ -44,7 +44,8 @@ SELECT functions_are('lead_process', ARRAY[
 	'condition_check', 'condition_matches',
 	'fit_score_of', 'fit_rules_of', 'rescore_fit', 'fit_explain', 'fit_rule_validate_trigger',
 	'read_events', 'ack_events', 'prune_events',
-	'activity_score_trigger', 'lead_deleted_trigger', 'rescore_behaviour', 'score_explain',
+	'activity_score_trigger', 'lead_deleted_trigger', 'lead_truncated_trigger',
+	'activity_guard_trigger', 'rescore_behaviour', 'score_explain',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger']);
@@ -416,7 +417,8 @@ SELECT set_eq($$
 $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history_trigger()'),
 			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()'),
 			  ('lead_process.fit_rule_validate_trigger()'), ('lead_process.activity_score_trigger()'),
-			  ('lead_process.lead_deleted_trigger()') $$,
+			  ('lead_process.lead_deleted_trigger()'), ('lead_process.lead_truncated_trigger()'),
+			  ('lead_process.activity_guard_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -433,7 +435,8 @@ $$, $$ VALUES ('move', 'v'), ('recycle', 'v'), ('disqualify', 'v'), ('allowed_tr
 
 SELECT triggers_are('lead_process', 'lead',
 					ARRAY['lead_stage_insert', 'lead_stage_update',
-						  'lead_history_insert', 'lead_history_update', 'lead_deleted']);
+						  'lead_history_insert', 'lead_history_update', 'lead_deleted',
+						  'lead_truncated']);
 SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only']);
 SELECT triggers_are('lead_process', 'stage', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'stage_status', ARRAY['config_changed']);
@@ -441,7 +444,7 @@ SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rule_validate']);
 SELECT triggers_are('lead_process', 'behaviour_rule', ARRAY['config_changed']);
-SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score']);
+SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed']);
 
 /* Timing, level, events and function of every trigger in the schema */
 SELECT set_eq($$
@@ -472,7 +475,9 @@ $$, $$ VALUES
 	('fit_rule', 'fit_rule_validate', 'lead_process.fit_rule_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
 	('behaviour_rule', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('activity', 'activity_score', 'lead_process.activity_score_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
-	('lead', 'lead_deleted', 'lead_process.lead_deleted_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O')
+	('lead', 'lead_deleted', 'lead_process.lead_deleted_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
+	('lead', 'lead_truncated', 'lead_process.lead_truncated_trigger', 'AFTER', 'STATEMENT', 'TRUNCATE', 'O'),
+	('activity', 'activity_lead_fixed', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
 
 /* ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(271);
+SELECT plan(279);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -100,7 +100,9 @@ SELECT f.n, f.func, f.args, l.level,
 	(23, 'score_explain', '{bigint}'::name[], 1),
 	(24, 'activity_score_trigger', '{}'::name[], NULL),
 	(25, 'lead_deleted_trigger', '{}'::name[], NULL),
-	(26, 'fit_rules_of', '{lead_process.lead}'::name[], 1)
+	(26, 'fit_rules_of', '{lead_process.lead}'::name[], 1),
+	(27, 'lead_truncated_trigger', '{}'::name[], NULL),
+	(28, 'activity_guard_trigger', '{}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
