@@ -615,11 +615,11 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 		values[0] = PointerGetDatum(construct_array(elems, nleads, INT8OID, 8,
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		lp_prepare_kept(&lock_plan,
-				  "SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
-				  "l.stage, l.stage_changed_at, l.last_recycled_at, l "
-				  "FROM lead_process.lead l "
-				  "WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) "
-				  "ORDER BY l.id FOR NO KEY UPDATE", 1, argtypes);
+						"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
+						"l.stage, l.stage_changed_at, l.last_recycled_at, l "
+						"FROM lead_process.lead l "
+						"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) "
+						"ORDER BY l.id FOR NO KEY UPDATE", 1, argtypes);
 		if (SPI_execute_plan(lock_plan, values, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "locking the leads of an activity batch failed");
 
@@ -771,12 +771,12 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 		values[2] = PointerGetDatum(construct_array(u_tallies, nupdates, JSONBOID, -1,
 													false, TYPALIGN_INT));
 		lp_prepare_kept(&update_plan,
-				  "UPDATE lead_process.lead l "
-				  "SET behaviour_score = u.b, "
-				  "score = l.fit_score OPERATOR(pg_catalog.+) u.b, "
-				  "score_tally = u.t "
-				  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
-				  "WHERE l.id OPERATOR(pg_catalog.=) u.id", 3, argtypes);
+						"UPDATE lead_process.lead l "
+						"SET behaviour_score = u.b, "
+						"score = l.fit_score OPERATOR(pg_catalog.+) u.b, "
+						"score_tally = u.t "
+						"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
+						"WHERE l.id OPERATOR(pg_catalog.=) u.id", 3, argtypes);
 		lp_run_scoring_update(update_plan, values);
 	}
 	/* Stage changes, all in one UPDATE */
