@@ -126,10 +126,19 @@ SELECT lead_id, from_stage, to_stage, kind, cause, changed_at, score, details
   FROM lead_process.stage_history WHERE lead_id BETWEEN 11 AND 13 AND from_stage IS NOT NULL ORDER BY id;
 -- lead 12 is near-qualified: it only lacks its company
 SELECT * FROM lead_process.near_qualified ORDER BY lead_id;
--- the missing field arrives; the next activity promotes
+-- the missing field arrives: the update itself promotes
 UPDATE lead_process.lead SET company = 'Acme' WHERE id = 12;
-INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (12, 'email_open', '2026-02-11 00:00+00');
 SELECT id, stage FROM lead_process.lead WHERE id = 12;
+SELECT from_stage, to_stage, kind, cause, details FROM lead_process.stage_history
+ WHERE lead_id = 12 AND from_stage IS NOT NULL;
+-- a rescore recomputes scores but moves nobody
+INSERT INTO lead_process.lead (id, email, company, job_title, stage)
+VALUES (17, 'e@acme.example', 'Acme', 'CTO', 'lead');
+INSERT INTO lead_process.fit_rule (name, condition, points)
+VALUES ('acme', '{"attribute": "company", "op": "=", "value": "Acme"}', 60);
+SELECT lead_process.rescore_fit(17);
+SELECT id, stage, score FROM lead_process.lead WHERE id = 17;
+DELETE FROM lead_process.fit_rule WHERE name = 'acme';
 -- decay aside, a lower score never demotes
 INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (11, 'unsubscribe', '2026-02-12 00:00+00');
 SELECT id, stage, score FROM lead_process.lead WHERE id = 11;

@@ -46,8 +46,10 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
@@ -84,6 +86,8 @@ static HTAB *lp_pending_batch = NULL;
  * find_pending
  *		The pending change for a lead, from a single request or a batch.
  */
+static LpPending *find_auto_pending(int64 lead_id);
+
 static LpPending *
 find_pending(int64 lead_id)
 {
@@ -91,7 +95,61 @@ find_pending(int64 lead_id)
 		return lp_pending;
 	if (lp_pending_batch != NULL)
 		return hash_search(lp_pending_batch, &lead_id, HASH_FIND, NULL);
-	return NULL;
+	return find_auto_pending(lead_id);
+}
+
+/*
+ * Promotions the lead trigger made itself (a profile or fit change that
+ * completed a score promotion), waiting for the AFTER trigger of the same
+ * row.  Entries belong to one top-level statement of one transaction and
+ * are ignored otherwise, so nothing stale survives an error.
+ */
+typedef struct LpAutoPending
+{
+	int64		lead_id;		/* hash key */
+	LocalTransactionId lxid;
+	TimestampTz statement;
+	LpPending	pending;
+} LpAutoPending;
+
+static HTAB *lp_auto_pending = NULL;
+
+static LpPending *
+find_auto_pending(int64 lead_id)
+{
+	LpAutoPending *a;
+
+	if (lp_auto_pending == NULL)
+		return NULL;
+	a = hash_search(lp_auto_pending, &lead_id, HASH_FIND, NULL);
+	if (a == NULL || a->lxid != MyProc->lxid ||
+		a->statement != GetCurrentStatementStartTimestamp())
+		return NULL;
+	return &a->pending;
+}
+
+static void
+add_auto_pending(int64 lead_id, Jsonb *details)
+{
+	LpAutoPending *a;
+
+	if (lp_auto_pending == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(LpAutoPending);
+		lp_auto_pending = hash_create("lead_process automatic promotions", 16,
+									  &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	a = hash_search(lp_auto_pending, &lead_id, HASH_ENTER, NULL);
+	a->lxid = MyProc->lxid;
+	a->statement = GetCurrentStatementStartTimestamp();
+	memset(&a->pending, 0, sizeof(LpPending));
+	a->pending.lead_id = lead_id;
+	a->pending.cause = "score";
+	a->pending.details = details;
 }
 
 /* Kept SPI plans */
@@ -711,6 +769,99 @@ keep_scores(LpProcess *proc, TupleDesc tupdesc, HeapTuple oldtup,
 }
 
 /*
+ * promote_on_profile
+ *		An UPDATE that leaves the stage alone but changes a profile field
+ *		can complete a promotion by score (the missing job title arrives; a
+ *		fit rule now matches the new title).  Apply the same rule as the
+ *		activity trigger: the furthest stage along an advance edge whose
+ *		threshold the score meets, whose required fields are filled in, and
+ *		whose cool-down has passed.  Returns the row with the new stage; the
+ *		rest of on_update validates and stamps it like any stage change.
+ */
+static HeapTuple
+promote_on_profile(LpProcess *proc, TupleDesc tupdesc, HeapTuple oldtup,
+				   HeapTuple newtup, int64 lead_id)
+{
+	LpLeadColumns *col = &proc->lead;
+	char	   *stage;
+	int			from;
+	int			best = -1;
+	bool		isnull;
+	bool		changed = false;
+	int32		score;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	Datum		last_recycled;
+	bool		recycled_null;
+	int			attnum;
+	Datum		value;
+	bool		null = false;
+
+	if (col->behaviour_score == InvalidAttrNumber)
+		return newtup;			/* version 1.0: no promotion by score */
+	stage = get_text(newtup, tupdesc, col->stage);
+	if (stage == NULL || !text_equal(stage, get_text(oldtup, tupdesc, col->stage)))
+		return newtup;			/* the client moves the lead itself */
+	/* a profile change; rescores (which change only scores) never promote */
+	for (int i = 0; i < col->nprofile && !changed; i++)
+		changed = datum_changed(oldtup, newtup, tupdesc, col->profile[i]);
+	if (!changed)
+		return newtup;
+
+	from = lp_stage_find(proc, stage);
+	if (from < 0 || proc->stages[from].is_terminal)
+		return newtup;
+	score = DatumGetInt32(heap_getattr(newtup, col->score, tupdesc, &isnull));
+	last_recycled = heap_getattr(oldtup, col->last_recycled_at, tupdesc, &recycled_null);
+	for (int i = 0; i < proc->ntransitions; i++)
+	{
+		const LpTransition *t = &proc->transitions[i];
+		const LpStage *st;
+		bool		filled = true;
+
+		if (t->from != from || t->kind != LP_KIND_ADVANCE)
+			continue;
+		st = &proc->stages[t->to];
+		if (!st->has_threshold || score < st->threshold)
+			continue;
+		if (best >= 0 && proc->stages[best].position >= st->position)
+			continue;
+		if (!recycled_null && st->requalify_after >= 0 &&
+			now < DatumGetTimestampTz(last_recycled) + st->requalify_after)
+			continue;
+		for (int k = 0; k < st->nrequired && filled; k++)
+		{
+			Datum		v = heap_getattr(newtup, st->required[k], tupdesc, &isnull);
+
+			filled = !isnull &&
+				!(TupleDescAttr(tupdesc, st->required[k] - 1)->atttypid == TEXTOID &&
+				  VARSIZE_ANY_EXHDR(DatumGetPointer(v)) == 0);
+		}
+		if (filled)
+			best = t->to;
+	}
+	if (best < 0)
+		return newtup;
+
+	/* the details outlive this row: the AFTER trigger writes them */
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+		int32		fit = DatumGetInt32(heap_getattr(newtup, col->fit_score, tupdesc, &isnull));
+		int32		behaviour = DatumGetInt32(heap_getattr(newtup, col->behaviour_score, tupdesc, &isnull));
+		Jsonb	   *details;
+
+		details = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													 CStringGetDatum(psprintf("{\"score\": %d, \"threshold\": %d, \"fit_score\": %d, \"behaviour_score\": %d, \"on\": \"update\"}",
+																			  score, proc->stages[best].threshold,
+																			  fit, behaviour))));
+		add_auto_pending(lead_id, details);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	attnum = col->stage;
+	value = CStringGetTextDatum(proc->stages[best].name);
+	return heap_modify_tuple_by_cols(newtup, tupdesc, 1, &attnum, &value, &null);
+}
+
+/*
  * on_update
  *		A lead changes: validate a change of stage or status, stamp the
  *		maintained columns (status, stage_changed_at, stage_reason,
@@ -758,6 +909,8 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 						  "It is set by recycle and reject transitions.");
 
 	newtup = keep_scores(proc, tupdesc, oldtup, newtup, lead_id);
+	if (find_pending(lead_id) == NULL && !lp_scoring_update)
+		newtup = promote_on_profile(proc, tupdesc, oldtup, newtup, lead_id);
 
 	old_stage = get_text(oldtup, tupdesc, col->stage);
 	new_stage = get_text(newtup, tupdesc, col->stage);
