@@ -1,10 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * lp_score.c
- *	  Fit scoring: the sum of the points of the active fit rules whose
- *	  condition the lead's profile matches.
+ *	  Lead scoring: fit scoring (rules on the lead's profile) and behaviour
+ *	  scoring (rules on its activities, with caps), the promotions by score
+ *	  threshold and fast-track they cause, explanations and rescoring.
  *
- * The rules are compiled once per backend into the process cache (lp_cache.c)
+ * lead.score = fit_score + behaviour_score, both maintained here and in the
+ * lead trigger (lp_stage.c keep_scores); clients cannot write them.  The
+ * behaviour part is described at lp_activity_score_trigger below.
+ *
+ * Fit rules are compiled once per backend into the process cache (lp_cache.c)
  * and evaluated in C on the row being written, inside the lead's BEFORE ROW
  * trigger (lp_stage.c): a fit score never needs a query or a second write of
  * the lead.  After rules change, rescore_fit() brings existing leads up to

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * lp_score.h
- *	  Lead scoring.  Version 1.1 has fit scoring: rules on the lead's
- *	  profile attributes, kept in lead.fit_score by the lead trigger.
+ *	  Lead scoring (version 1.1): fit scoring kept by the lead trigger,
+ *	  behaviour scoring kept by the statement trigger on activity, and the
+ *	  flag that lets lead_process write the maintained score columns.
  *
  * IDENTIFICATION
  *	  src/lp_score.h
