@@ -208,4 +208,20 @@ SELECT count(*) AS activities_of_lead_2 FROM lead_process.activity WHERE lead_id
 TRUNCATE lead_process.lead CASCADE;
 SELECT count(*) AS activities_left FROM lead_process.activity;
 
+-- the scoring trigger functions refuse to run anywhere else (39P01)
+CREATE TABLE not_activity (lead_id bigint, type text, properties jsonb, occurred_at timestamptz);
+CREATE TRIGGER t AFTER INSERT ON not_activity FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.activity_score_trigger();
+INSERT INTO not_activity VALUES (1, 'page_view', NULL, now());
+DROP TRIGGER t ON not_activity;
+CREATE TABLE not_anything (a int);
+CREATE TRIGGER t AFTER INSERT ON not_anything REFERENCING NEW TABLE AS n FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.activity_score_trigger();
+INSERT INTO not_anything VALUES (1);
+DROP TRIGGER t ON not_anything;
+CREATE TRIGGER t BEFORE INSERT ON not_anything FOR EACH ROW
+	EXECUTE FUNCTION lead_process.fit_rule_validate_trigger();
+INSERT INTO not_anything VALUES (1);
+DROP TABLE not_activity, not_anything;
+
 DROP EXTENSION lead_process;

@@ -213,22 +213,25 @@ bool		lp_scoring_update = false;
  *		Run an UPDATE of the behaviour columns through SPI (connected by the
  *		caller), flagged as ours.
  */
-void
-lp_run_scoring_update(SPIPlanPtr plan, Datum *values)
+uint64
+lp_run_scoring_update(SPIPlanPtr plan, Datum *values, const char *nulls)
 {
 	bool		save = lp_scoring_update;
+	volatile uint64 processed = 0;
 
 	PG_TRY();
 	{
 		lp_scoring_update = true;
-		if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "scoring update failed");
+		processed = SPI_processed;
 	}
 	PG_FINALLY();
 	{
 		lp_scoring_update = save;
 	}
 	PG_END_TRY();
+	return processed;
 }
 
 typedef struct LeadBatch
@@ -782,7 +785,7 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 						"score_tally = u.t "
 						"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
 						"WHERE l.id OPERATOR(pg_catalog.=) u.id", 3, argtypes);
-		lp_run_scoring_update(update_plan, values);
+		(void) lp_run_scoring_update(update_plan, values, NULL);
 	}
 	/* Stage changes, all in one UPDATE */
 	if (npromotions > 0)
@@ -832,7 +835,7 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	char		nulls[1];
 	uint64		changed;
-	bool		save = lp_scoring_update;
+	SPIPlanPtr	plan;
 
 	values[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
 	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
@@ -840,15 +843,16 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/*
+	 * Not kept: planned for the argument at hand, so that one lead's rescore
+	 * reads one lead.
+	 */
 	if (SPI_execute_with_args("SELECT 1 FROM lead_process.lead "
 							  "WHERE $1 IS NULL OR id OPERATOR(pg_catalog.=) $1 "
 							  "ORDER BY id FOR NO KEY UPDATE",
 							  1, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "locking leads for rescoring failed");
-	PG_TRY();
-	{
-		lp_scoring_update = true;
-		if (SPI_execute_with_args(
+	plan = SPI_prepare(
 								  "WITH matched AS ("
 								  " SELECT a.lead_id, m.id AS rule_id"
 								  "   FROM lead_process.activity a"
@@ -889,15 +893,11 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 								  " WHERE l.id OPERATOR(pg_catalog.=) target.id"
 								  "   AND (l.behaviour_score OPERATOR(pg_catalog.<>) target.b"
 								  "        OR l.score_tally OPERATOR(pg_catalog.<>) target.t)",
-								  1, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "rescoring failed");
-		changed = SPI_processed;
-	}
-	PG_FINALLY();
-	{
-		lp_scoring_update = save;
-	}
-	PG_END_TRY();
+					1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the rescore: %s",
+			 SPI_result_code_string(SPI_result));
+	changed = lp_run_scoring_update(plan, values, nulls);
 	SPI_finish();
 	PG_RETURN_INT64((int64) changed);
 }

@@ -21,6 +21,7 @@ extern bool lp_scoring_update;
 extern int32 lp_fit_score(LpProcess *proc, HeapTuple tuple, TupleDesc tupdesc);
 struct LpCondition;
 extern void lp_fit_condition_check(const struct LpCondition *cond);
-extern void lp_run_scoring_update(SPIPlanPtr plan, Datum *values);
+extern uint64 lp_run_scoring_update(SPIPlanPtr plan, Datum *values,
+									 const char *nulls);
 
 #endif							/* LP_SCORE_H */
