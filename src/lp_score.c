@@ -27,6 +27,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "miscadmin.h"
 #include "commands/trigger.h"
@@ -900,4 +902,46 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 	changed = lp_run_scoring_update(plan, values, nulls);
 	SPI_finish();
 	PG_RETURN_INT64((int64) changed);
+}
+
+/*
+ * lp_tally_scale
+ *		A copy of a score tally ({"rule id": [matched, points], ...}) with
+ *		every rule's points multiplied by factor and rounded; *total gets
+ *		the new behaviour score.  Occurrence counts are kept, so the caps
+ *		still count what was matched.
+ */
+Jsonb *
+lp_tally_scale(Jsonb *tally, double factor, int32 *total)
+{
+	JsonbIterator *it = JsonbIteratorInit(&tally->root);
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+	JsonbIteratorToken tok;
+	int			elem = 0;
+	int64		sum = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_ARRAY)
+			elem = 0;
+		else if (tok == WJB_ELEM)
+		{
+			if (elem == 1 && v.type == jbvNumeric)
+			{
+				int32		points = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+																	   NumericGetDatum(v.val.numeric)));
+				int32		scaled = (int32) rint(points * factor);
+
+				sum += scaled;
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric,
+																	Int32GetDatum(scaled)));
+			}
+			elem++;
+		}
+		res = pushJsonbValue(&state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
+	*total = (int32) Max(Min(sum, PG_INT32_MAX), PG_INT32_MIN);
+	return JsonbValueToJsonb(res);
 }

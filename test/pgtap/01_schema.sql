@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(106);
+SELECT plan(120);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -37,7 +37,8 @@ SELECT is(
 SELECT tables_are('lead_process', ARRAY[
 	'stage', 'stage_status', 'transition', 'reason',
 	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule', 'behaviour_rule',
-	'event', 'event_consumer']);
+	'event', 'event_consumer',
+	'team', 'rep', 'rep_capacity', 'queue', 'routing_rule', 'rep_state', 'assignment']);
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
@@ -48,7 +49,8 @@ SELECT functions_are('lead_process', ARRAY[
 	'activity_guard_trigger', 'rescore_behaviour', 'score_explain',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
-	'config_changed_trigger']);
+	'config_changed_trigger',
+	'route', 'route_preview', 'accept', 'reject', 'condition_validate_trigger']);
 
 /* Every table, view and function of the schema belongs to the extension */
 SELECT is_empty($$
@@ -87,6 +89,9 @@ INSERT INTO lp_expected_columns VALUES
 	('stage', 'score_threshold', 'integer', false),
 	('stage', 'required_fields', 'text[]', true),
 	('stage', 'requalify_after', 'interval', false),
+	('stage', 'handoff', 'boolean', true),
+	('stage', 'max_recycles', 'integer', false),
+	('stage', 'stale_after', 'interval', false),
 
 	('stage_status', 'stage', 'text', true),
 	('stage_status', 'status', 'text', true),
@@ -103,6 +108,55 @@ INSERT INTO lp_expected_columns VALUES
 	('reason', 'code', 'text', true),
 	('reason', 'kind', 'text', true),
 	('reason', 'description', 'text', true),
+	('reason', 'score_action', 'text', true),
+	('reason', 'score_factor', 'numeric', false),
+
+	('team', 'name', 'text', true),
+	('team', 'method', 'text', true),
+	('team', 'description', 'text', false),
+
+	('rep', 'name', 'text', true),
+	('rep', 'team', 'text', false),
+	('rep', 'active', 'boolean', true),
+	('rep', 'away_until', 'timestamp with time zone', false),
+	('rep', 'weight', 'integer', true),
+	('rep', 'territory', 'jsonb', false),
+	('rep', 'email', 'text', false),
+
+	('rep_capacity', 'rep', 'text', true),
+	('rep_capacity', 'stage', 'text', true),
+	('rep_capacity', 'max_leads', 'integer', true),
+
+	('queue', 'name', 'text', true),
+	('queue', 'is_default', 'boolean', true),
+	('queue', 'description', 'text', false),
+
+	('routing_rule', 'id', 'bigint', true),
+	('routing_rule', 'name', 'text', true),
+	('routing_rule', 'priority', 'integer', true),
+	('routing_rule', 'condition', 'jsonb', false),
+	('routing_rule', 'team', 'text', false),
+	('routing_rule', 'rep', 'text', false),
+	('routing_rule', 'queue', 'text', false),
+	('routing_rule', 'active', 'boolean', true),
+	('routing_rule', 'description', 'text', false),
+
+	('rep_state', 'rep', 'text', true),
+	('rep_state', 'assigned', 'bigint', true),
+	('rep_state', 'last_assigned_at', 'timestamp with time zone', false),
+	('rep_state', 'last_turn', 'bigint', false),
+
+	('assignment', 'id', 'bigint', true),
+	('assignment', 'lead_id', 'bigint', true),
+	('assignment', 'owner', 'text', false),
+	('assignment', 'previous_owner', 'text', false),
+	('assignment', 'stage', 'text', true),
+	('assignment', 'cause', 'text', true),
+	('assignment', 'rule_id', 'bigint', false),
+	('assignment', 'method', 'text', false),
+	('assignment', 'assigned_at', 'timestamp with time zone', true),
+	('assignment', 'changed_by', 'text', true),
+	('assignment', 'actor', 'text', false),
 
 	('fit_rule', 'id', 'bigint', true),
 	('fit_rule', 'name', 'text', true),
@@ -237,7 +291,9 @@ SELECT columns_are('lead_process', t.tab,
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
 			   (9, 'stage_graph'), (10, 'stage_counts'), (15, 'near_qualified'), (11, 'fit_rule'),
-			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule')) AS t(n, tab)
+			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule'),
+			   (16, 'team'), (17, 'rep'), (18, 'rep_capacity'), (19, 'queue'),
+			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment')) AS t(n, tab)
  ORDER BY t.n;
 
 SELECT set_eq(
@@ -247,7 +303,9 @@ SELECT set_eq(
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
 			   (9, 'stage_graph'), (10, 'stage_counts'), (15, 'near_qualified'), (11, 'fit_rule'),
-			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule')) AS t(n, tab)
+			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule'),
+			   (16, 'team'), (17, 'rep'), (18, 'rep_capacity'), (19, 'queue'),
+			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment')) AS t(n, tab)
  ORDER BY t.n;
 
 /* lead.id and the per-lead ids are identities (clients may give their own) */
@@ -258,7 +316,8 @@ SELECT set_eq($$
 	 WHERE c.relnamespace = 'lead_process'::regnamespace AND a.attidentity <> ''
 $$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
 			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a'),
-			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a'), ('behaviour_rule', 'id', 'd') $$,
+			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a'), ('behaviour_rule', 'id', 'd'),
+			  ('routing_rule', 'id', 'd'), ('assignment', 'id', 'a') $$,
 	'identity columns: lead/activity/contact_attempt by default, stage_history always');
 
 /* ------------------------------------------------------------------------
@@ -337,7 +396,15 @@ $$, $$ VALUES
 	('lead_process.transition', 'to_stage,to_status', 'lead_process.stage_status', 'a'),
 	('lead_process.contact_attempt', 'lead_id', 'lead_process.lead', 'c'),
 	('lead_process.stage_history', 'lead_id', 'lead_process.lead', 'c'),
-	('lead_process.behaviour_rule', 'fast_track_to', 'lead_process.stage', 'n')
+	('lead_process.behaviour_rule', 'fast_track_to', 'lead_process.stage', 'n'),
+	('lead_process.rep', 'team', 'lead_process.team', 'a'),
+	('lead_process.rep_capacity', 'rep', 'lead_process.rep', 'c'),
+	('lead_process.rep_capacity', 'stage', 'lead_process.stage', 'c'),
+	('lead_process.routing_rule', 'team', 'lead_process.team', 'a'),
+	('lead_process.routing_rule', 'rep', 'lead_process.rep', 'a'),
+	('lead_process.routing_rule', 'queue', 'lead_process.queue', 'a'),
+	('lead_process.rep_state', 'rep', 'lead_process.rep', 'c'),
+	('lead_process.assignment', 'lead_id', 'lead_process.lead', 'c')
 $$, 'foreign keys: per-lead rows cascade with their lead; leads block deleting their stage');
 
 /* ------------------------------------------------------------------------
@@ -406,7 +473,18 @@ $$, $$ VALUES
 	('lead_process.grant_reader(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_writer(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_admin(regrole)', 'role regrole', 'void'),
-	('lead_process.revoke_all(regrole)', 'role regrole', 'void')
+	('lead_process.revoke_all(regrole)', 'role regrole', 'void'),
+	('lead_process.route(bigint,boolean,text,timestamp with time zone)',
+	 'lead_id bigint, reassign boolean DEFAULT false, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'text'),
+	('lead_process.route_preview(bigint,timestamp with time zone)',
+	 'lead_id bigint, at timestamp with time zone DEFAULT NULL::timestamp with time zone', 'jsonb'),
+	('lead_process.accept(bigint,text,timestamp with time zone)',
+	 'lead_id bigint, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'boolean'),
+	('lead_process.reject(bigint,text,text,timestamp with time zone)',
+	 'lead_id bigint, reason text DEFAULT ''rejected''::text, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'text')
 $$, 'callable functions: exact signatures, argument names, defaults and results');
 
 /* Trigger functions take no arguments and return trigger */
@@ -418,7 +496,8 @@ $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history
 			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()'),
 			  ('lead_process.fit_rule_validate_trigger()'), ('lead_process.activity_score_trigger()'),
 			  ('lead_process.lead_deleted_trigger()'), ('lead_process.lead_truncated_trigger()'),
-			  ('lead_process.activity_guard_trigger()') $$,
+			  ('lead_process.activity_guard_trigger()'),
+			  ('lead_process.condition_validate_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -477,7 +556,14 @@ $$, $$ VALUES
 	('activity', 'activity_score', 'lead_process.activity_score_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
 	('lead', 'lead_deleted', 'lead_process.lead_deleted_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
 	('lead', 'lead_truncated', 'lead_process.lead_truncated_trigger', 'AFTER', 'STATEMENT', 'TRUNCATE', 'O'),
-	('activity', 'activity_lead_fixed', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O')
+	('activity', 'activity_lead_fixed', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
+	('team', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('rep', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('rep_capacity', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('queue', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('routing_rule', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('rep', 'rep_validate', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('routing_rule', 'routing_rule_validate', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
 
 /* ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(279);
+SELECT plan(339);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -65,7 +65,14 @@ SELECT r.n, r.rel, l.level,
 	(11, 'fit_rule',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(12, 'event',           '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(13, 'event_consumer',  '{SELECT}', '{SELECT,UPDATE}', '{SELECT,INSERT,UPDATE,DELETE}'),
-	(14, 'behaviour_rule',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
+	(14, 'behaviour_rule',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(16, 'team',            '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(17, 'rep',             '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(18, 'rep_capacity',    '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(19, 'queue',           '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(20, 'routing_rule',    '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(21, 'rep_state',       '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(22, 'assignment',      '{SELECT}', '{SELECT}', '{SELECT,DELETE}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -102,7 +109,12 @@ SELECT f.n, f.func, f.args, l.level,
 	(25, 'lead_deleted_trigger', '{}'::name[], NULL),
 	(26, 'fit_rules_of', '{lead_process.lead}'::name[], 1),
 	(27, 'lead_truncated_trigger', '{}'::name[], NULL),
-	(28, 'activity_guard_trigger', '{}'::name[], NULL)
+	(28, 'activity_guard_trigger', '{}'::name[], NULL),
+	(29, 'route', '{bigint,boolean,text,timestamptz}'::name[], 2),
+	(30, 'route_preview', '{bigint,timestamptz}'::name[], 1),
+	(31, 'accept', '{bigint,text,timestamptz}'::name[], 2),
+	(32, 'reject', '{bigint,text,text,timestamptz}'::name[], 2),
+	(33, 'condition_validate_trigger', '{}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
