@@ -798,6 +798,57 @@ CREATE FUNCTION lead_process.reject(lead_id bigint, reason text DEFAULT 'rejecte
 COMMENT ON FUNCTION lead_process.reject(bigint, text, text, timestamptz) IS
 	'Sales rejects a handed-off lead: recycles it to marketing along its reject edge with a reason (default rejected)';
 
+/*
+ * The sweep: time-driven work, run by pg_cron or any scheduler with an
+ * explicit time.  Stale leads: in a stage with stale_after, entered at least
+ * that long before as_of, with no activity and no contact attempt since.
+ * Candidates are locked with SKIP LOCKED, so two sweeps never act on the
+ * same lead and a sweep never waits for a CRM transaction (the lead is
+ * considered again at the next sweep); the conditions are re-checked on the
+ * locked row.
+ */
+CREATE FUNCTION lead_process.sweep(as_of timestamptz DEFAULT pg_catalog.now())
+	RETURNS TABLE (action text, leads bigint)
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	lead_id bigint;
+	stale bigint := 0;
+BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	FOR lead_id IN
+		SELECT l.id
+		  FROM lead_process.lead l
+		  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) l.stage
+		 WHERE s.stale_after IS NOT NULL
+		   AND l.stage_changed_at OPERATOR(pg_catalog.<=) (as_of OPERATOR(pg_catalog.-) s.stale_after)
+		   AND EXISTS (SELECT 1 FROM lead_process.transition t
+						WHERE t.from_stage OPERATOR(pg_catalog.=) l.stage
+						  AND t.kind IN ('recycle', 'reject'))
+		   AND NOT EXISTS (SELECT 1 FROM lead_process.activity a
+							WHERE a.lead_id OPERATOR(pg_catalog.=) l.id
+							  AND a.occurred_at OPERATOR(pg_catalog.>) (as_of OPERATOR(pg_catalog.-) s.stale_after))
+		   AND NOT EXISTS (SELECT 1 FROM lead_process.contact_attempt c
+							WHERE c.lead_id OPERATOR(pg_catalog.=) l.id
+							  AND c.occurred_at OPERATOR(pg_catalog.>) (as_of OPERATOR(pg_catalog.-) s.stale_after))
+		 ORDER BY l.id
+		   FOR NO KEY UPDATE OF l SKIP LOCKED
+	LOOP
+		PERFORM lead_process.recycle(lead_id, 'stale', 'lead_process.sweep', as_of);
+		stale := stale OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	action := 'recycled-stale';
+	leads := stale;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION lead_process.sweep(timestamptz) IS
+	'Time-driven work as of the given time: recycles leads that stayed in a stage with stale_after without activity or contact (reason stale); returns what it did. Safe to run concurrently; schedule it with pg_cron';
+
+REVOKE ALL ON FUNCTION lead_process.sweep(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.condition_validate_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.route(bigint, boolean, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.route_preview(bigint, timestamptz) FROM PUBLIC;
@@ -858,7 +909,8 @@ BEGIN
 				   'lead_process.contact_attempt, lead_process.stage_history TO %s', role);
 	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.rescore_fit(bigint), '
 				   'lead_process.rescore_behaviour(bigint), '
-				   'lead_process.prune_events() TO %s', role);
+				   'lead_process.prune_events(), '
+				   'lead_process.sweep(timestamptz) TO %s', role);
 	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON lead_process.fit_rule, '
 				   'lead_process.behaviour_rule, lead_process.event_consumer TO %s', role);
 	EXECUTE format('GRANT DELETE ON lead_process.event, lead_process.assignment TO %s', role);

@@ -128,6 +128,28 @@ SELECT id, behaviour_score, score, score_tally FROM lead_process.lead WHERE id I
 SELECT id, behaviour_score = (SELECT coalesce(sum((v->>1)::int), 0) FROM jsonb_each(score_tally) t(k, v)) AS adds_up
   FROM lead_process.lead WHERE id IN (201, 202) ORDER BY id;
 
+-- Stale leads: the sweep recycles a lead that stayed in a stage with
+-- stale_after without any activity or contact attempt (reason stale)
+UPDATE lead_process.stage SET stale_after = '14 days' WHERE name = 'sal';
+INSERT INTO lead_process.lead (id, email, stage, stage_changed_at) VALUES
+	(401, 'quiet@x.com', 'sal', '2026-04-01 00:00+00'),
+	(402, 'clicks@x.com', 'sal', '2026-04-01 00:00+00'),
+	(403, 'called@x.com', 'sal', '2026-04-01 00:00+00'),
+	(404, 'fresh@x.com', 'sal', '2026-04-10 00:00+00');
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (402, 'page_view', '2026-04-08 00:00+00');
+INSERT INTO lead_process.contact_attempt (lead_id, channel, outcome, occurred_at)
+VALUES (403, 'call', 'no-answer', '2026-04-12 00:00+00');
+SELECT * FROM lead_process.sweep('2026-04-20 00:00+00');
+SELECT id, stage, stage_reason, stage_changed_at FROM lead_process.lead WHERE id BETWEEN 401 AND 404 ORDER BY id;
+SELECT from_stage, to_stage, kind, cause, reason, actor FROM lead_process.stage_history
+ WHERE lead_id = 401 ORDER BY id DESC LIMIT 1;
+-- idempotent: a second sweep at the same time finds nothing
+SELECT * FROM lead_process.sweep('2026-04-20 00:00+00');
+-- later, the activity of lead 402 is too old as well
+SELECT * FROM lead_process.sweep('2026-04-23 00:00+00');
+SELECT * FROM lead_process.sweep(NULL);
+UPDATE lead_process.stage SET stale_after = NULL WHERE name = 'sal';
+
 -- Errors
 -- a routing rule names exactly one target
 INSERT INTO lead_process.routing_rule (name, team, rep) VALUES ('two targets', 'emea', 'anna');

@@ -50,7 +50,7 @@ SELECT functions_are('lead_process', ARRAY[
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger',
-	'route', 'route_preview', 'accept', 'reject', 'condition_validate_trigger']);
+	'route', 'route_preview', 'accept', 'reject', 'condition_validate_trigger', 'sweep']);
 
 /* Every table, view and function of the schema belongs to the extension */
 SELECT is_empty($$
@@ -484,7 +484,9 @@ $$, $$ VALUES
 	 'boolean'),
 	('lead_process.reject(bigint,text,text,timestamp with time zone)',
 	 'lead_id bigint, reason text DEFAULT ''rejected''::text, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
-	 'text')
+	 'text'),
+	('lead_process.sweep(timestamp with time zone)', 'as_of timestamp with time zone DEFAULT now()',
+	 'TABLE(action text, leads bigint)')
 $$, 'callable functions: exact signatures, argument names, defaults and results');
 
 /* Trigger functions take no arguments and return trigger */

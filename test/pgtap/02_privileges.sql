@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(339);
+SELECT plan(343);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -114,7 +114,8 @@ SELECT f.n, f.func, f.args, l.level,
 	(30, 'route_preview', '{bigint,timestamptz}'::name[], 1),
 	(31, 'accept', '{bigint,text,timestamptz}'::name[], 2),
 	(32, 'reject', '{bigint,text,text,timestamptz}'::name[], 2),
-	(33, 'condition_validate_trigger', '{}'::name[], NULL)
+	(33, 'condition_validate_trigger', '{}'::name[], NULL),
+	(34, 'sweep', '{timestamptz}'::name[], 3)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
