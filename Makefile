@@ -5,6 +5,8 @@ MODULE_big = lead_process
 OBJS = \
 	src/lead_process.o \
 	src/lp_cache.o \
+	src/lp_calcore.o \
+	src/lp_calendar.o \
 	src/lp_condition.o \
 	src/lp_score.o \
 	src/lp_stage.o
