@@ -500,13 +500,18 @@ calendar_for_call(FunctionCallInfo fcinfo, text *name_t)
 static int64
 to_core_time(TimestampTz ts, const char *argname)
 {
-	if (TIMESTAMP_NOT_FINITE(ts) ||
-		ts < LP_CAL_MIN_TIME - EPOCH_SHIFT_US ||
-		ts > LP_CAL_MAX_TIME - EPOCH_SHIFT_US)
+	if (TIMESTAMP_NOT_FINITE(ts))
 		ereport(ERROR,
 				errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				errmsg("timestamp out of range"),
 				errdetail("Argument \"%s\" is %s; business time needs a finite timestamp.",
+						  argname, timestamptz_to_str(ts)));
+	if (ts < LP_CAL_MIN_TIME - EPOCH_SHIFT_US ||
+		ts > LP_CAL_MAX_TIME - EPOCH_SHIFT_US)
+		ereport(ERROR,
+				errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				errmsg("timestamp out of range"),
+				errdetail("Argument \"%s\" is %s; business time supports timestamps up to about the year 148000.",
 						  argname, timestamptz_to_str(ts)));
 	return ts + EPOCH_SHIFT_US;
 }

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(279);
+SELECT plan(315);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -65,7 +65,11 @@ SELECT r.n, r.rel, l.level,
 	(11, 'fit_rule',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(12, 'event',           '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(13, 'event_consumer',  '{SELECT}', '{SELECT,UPDATE}', '{SELECT,INSERT,UPDATE,DELETE}'),
-	(14, 'behaviour_rule',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
+	(14, 'behaviour_rule',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	-- calendars: grant_admin does not yet give writes (see docs/calendars.md)
+	(16, 'calendar',        '{SELECT}', '{SELECT}', '{SELECT}'),
+	(17, 'calendar_hours',  '{SELECT}', '{SELECT}', '{SELECT}'),
+	(18, 'calendar_holiday', '{SELECT}', '{SELECT}', '{SELECT}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -102,7 +106,13 @@ SELECT f.n, f.func, f.args, l.level,
 	(25, 'lead_deleted_trigger', '{}'::name[], NULL),
 	(26, 'fit_rules_of', '{lead_process.lead}'::name[], 1),
 	(27, 'lead_truncated_trigger', '{}'::name[], NULL),
-	(28, 'activity_guard_trigger', '{}'::name[], NULL)
+	(28, 'activity_guard_trigger', '{}'::name[], NULL),
+	-- business time: not yet granted by grant_reader (see docs/calendars.md)
+	(29, 'business_time_add', '{text,timestamptz,interval}'::name[], NULL),
+	(30, 'business_time_between', '{text,timestamptz,timestamptz}'::name[], NULL),
+	(31, 'calendar_validate_trigger', '{}'::name[], NULL),
+	(32, 'calendar_hours_validate_trigger', '{}'::name[], NULL),
+	(33, 'calendar_holiday_validate_trigger', '{}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
