@@ -58,3 +58,16 @@ bench-stage:
 .PHONY: bench-scoring
 bench-scoring:
 	bash bench/scoring.sh
+
+# Business-time benchmark: starts its own throwaway server (bench/README.md)
+.PHONY: bench-sla
+bench-sla:
+	bash bench/sla.sh
+
+# Unit test and fuzzer of the business-time core (test/calendar/Makefile);
+# the fuzzer needs clang with libFuzzer
+.PHONY: check-calendar fuzz-calendar
+check-calendar:
+	$(MAKE) -C test/calendar check
+fuzz-calendar:
+	$(MAKE) -C test/calendar fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
