@@ -99,30 +99,42 @@ lp_cal_buffer_len(int nshifts, int nholidays)
 }
 
 /*
- * week_part
- *		Open time between the start of a week and r microseconds into it
- *		(0 <= r < one week): the last interval starting at or before r,
- *		found by binary search, clipped to r.
+ * first_above
+ *		Index of the first element greater than x in a sorted array (n if
+ *		none): the one binary search every lookup below is made of.
  */
-static int64_t
-week_part(const LpCalendar *cal, int64_t r)
+static int
+first_above(const int64_t *a, int n, int64_t x)
 {
 	int			lo = 0,
-				hi = cal->nweek;
+				hi = n;
 
 	while (lo < hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (cal->wk_start[mid] <= r)
+		if (a[mid] <= x)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0)
+	return lo;
+}
+
+/*
+ * week_part
+ *		Open time between the start of a week and r microseconds into it
+ *		(0 <= r < one week): the last interval starting at or before r,
+ *		clipped to r, plus the open time before it.
+ */
+static int64_t
+week_part(const LpCalendar *cal, int64_t r)
+{
+	int			i = first_above(cal->wk_start, cal->nweek, r) - 1;
+
+	if (i < 0)
 		return 0;
-	lo--;
-	return cal->wk_before[lo] + min64(r, cal->wk_end[lo]) - cal->wk_start[lo];
+	return cal->wk_before[i] + min64(r, cal->wk_end[i]) - cal->wk_start[i];
 }
 
 /*
@@ -171,41 +183,17 @@ week_inverse(const LpCalendar *cal, int64_t target)
 }
 
 /* Index of the first holiday closure ending after local time l */
-static int
+static inline int
 first_hol_after(const LpCalendar *cal, int64_t l)
 {
-	int			lo = 0,
-				hi = cal->nhol;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (cal->hol_end[mid] <= l)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return first_above(cal->hol_end, cal->nhol, l);
 }
 
 /* Index of the first holiday closure starting at or after local time l */
-static int
+static inline int
 first_hol_from(const LpCalendar *cal, int64_t l)
 {
-	int			lo = 0,
-				hi = cal->nhol;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (cal->hol_start[mid] < l)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return first_above(cal->hol_start, cal->nhol, l - 1);
 }
 
 /*
@@ -264,6 +252,13 @@ local_find(const LpCalendar *cal, int64_t lx, int64_t amount)
 	return week_inverse(cal, week_cum(cal, c) + amount);
 }
 
+/* (a1, a2) sorts before (b1, b2) */
+static inline bool
+pair_before(int64_t a1, int64_t a2, int64_t b1, int64_t b2)
+{
+	return a1 < b1 || (a1 == b1 && a2 < b2);
+}
+
 /*
  * lp_cal_compile
  *		Check and merge the shifts and holidays into the prefix tables.
@@ -275,9 +270,11 @@ lp_cal_compile(LpCalendar *cal, const LpCalShift *shifts, int nshifts,
 {
 	int64_t		total = 0;
 	int			n = 0;
+	int			ignored;
 
-	if (bad)
-		*bad = -1;
+	if (bad == NULL)
+		bad = &ignored;
+	*bad = -1;
 	memset(cal, 0, sizeof(*cal));
 	if (nshifts <= 0)
 		return LP_CAL_NO_HOURS;
@@ -297,28 +294,16 @@ lp_cal_compile(LpCalendar *cal, const LpCalShift *shifts, int nshifts,
 		int64_t		start,
 					end;
 
+		*bad = i;
 		if (s->weekday < 1 || s->weekday > 7 || s->opens < 0 ||
 			s->opens >= s->closes || s->closes > LP_CAL_USECS_PER_DAY)
-		{
-			if (bad)
-				*bad = i;
 			return LP_CAL_BAD_SHIFT;
-		}
-		if (i > 0 && (s->weekday < shifts[i - 1].weekday ||
-					  (s->weekday == shifts[i - 1].weekday &&
-					   s->opens < shifts[i - 1].opens)))
-		{
-			if (bad)
-				*bad = i;
+		if (i > 0 && pair_before(s->weekday, s->opens,
+								 shifts[i - 1].weekday, shifts[i - 1].opens))
 			return LP_CAL_UNSORTED;
-		}
 		if (i > 0 && s->weekday == shifts[i - 1].weekday &&
 			s->opens < shifts[i - 1].closes)
-		{
-			if (bad)
-				*bad = i;
 			return LP_CAL_OVERLAP;
-		}
 		start = (s->weekday - 1) * LP_CAL_USECS_PER_DAY + s->opens;
 		end = (s->weekday - 1) * LP_CAL_USECS_PER_DAY + s->closes;
 		/* shifts that touch (17:00-24:00, 00:00-06:00) become one */
@@ -347,22 +332,14 @@ lp_cal_compile(LpCalendar *cal, const LpCalShift *shifts, int nshifts,
 		int64_t		start,
 					end;
 
+		*bad = i;
 		if (h->day < -MAX_HOLIDAY_DAY || h->day > MAX_HOLIDAY_DAY ||
 			h->from < 0 || h->from >= h->until ||
 			h->until > LP_CAL_USECS_PER_DAY)
-		{
-			if (bad)
-				*bad = i;
 			return LP_CAL_BAD_HOLIDAY;
-		}
-		if (i > 0 && (h->day < holidays[i - 1].day ||
-					  (h->day == holidays[i - 1].day &&
-					   h->from < holidays[i - 1].from)))
-		{
-			if (bad)
-				*bad = i;
+		if (i > 0 && pair_before(h->day, h->from,
+								 holidays[i - 1].day, holidays[i - 1].from))
 			return LP_CAL_UNSORTED;
-		}
 		start = h->day * LP_CAL_USECS_PER_DAY + h->from;
 		end = h->day * LP_CAL_USECS_PER_DAY + h->until;
 		if (n > 0 && start <= cal->hol_end[n - 1])
@@ -374,6 +351,7 @@ lp_cal_compile(LpCalendar *cal, const LpCalShift *shifts, int nshifts,
 			n++;
 		}
 	}
+	*bad = -1;
 	cal->nhol = n;
 	cal->hol_last_end = LP_CAL_MIN_TIME;
 	cal->hol_before[0] = 0;

@@ -218,6 +218,13 @@ pg_zone_lookup(void *ctx, int64_t t, int32_t *offset, int64_t *next)
 	return true;
 }
 
+/* A time of day in microseconds, as the time type prints it */
+static char *
+time_text(int64 us)
+{
+	return DatumGetCString(DirectFunctionCall1(time_out, TimeADTGetDatum(us)));
+}
+
 /*
  * report_compile_error
  *		Rows that reach the tables without their triggers (a restore with
@@ -240,15 +247,15 @@ report_compile_error(const char *name, LpCalStatus st, int bad,
 		case LP_CAL_OVERLAP:
 		case LP_CAL_BAD_SHIFT:
 		case LP_CAL_UNSORTED:
+			Assert(bad >= 0);
 			ereport(ERROR,
 					errcode(st == LP_CAL_OVERLAP ? ERRCODE_EXCLUSION_VIOLATION :
 							ERRCODE_CHECK_VIOLATION),
 					errmsg("calendar \"%s\" has an invalid shift", name),
-					errdetail("Shift %d on weekday %d from %lld to %lld microseconds after midnight: %s.",
-							  bad + 1, bad >= 0 ? shifts[bad].weekday : 0,
-							  bad >= 0 ? (long long) shifts[bad].opens : 0LL,
-							  bad >= 0 ? (long long) shifts[bad].closes : 0LL,
-							  lp_cal_status_text(st)),
+					errdetail("Shift %s-%s on weekday %d: %s.",
+							  time_text(shifts[bad].opens),
+							  time_text(shifts[bad].closes),
+							  shifts[bad].weekday, lp_cal_status_text(st)),
 					errhint("Correct the rows of lead_process.calendar_hours."));
 			break;
 		case LP_CAL_BAD_HOLIDAY:
@@ -270,7 +277,7 @@ report_compile_error(const char *name, LpCalStatus st, int bad,
 }
 
 /*
- * time_arg
+ * time_col
  *		A TIME column of the current SPI row, in microseconds.
  */
 static int64
@@ -284,6 +291,24 @@ time_col(uint64 row, int col, int64 if_null)
 }
 
 /*
+ * run_for_calendar
+ *		Run one of the kept read-only queries whose only parameter is the
+ *		calendar name; the rows are in SPI_tuptable.
+ */
+static void
+run_for_calendar(SPIPlanPtr *slot, const char *sql, Datum name_arg,
+				 const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	args[0] = name_arg;
+	lp_prepare_kept(slot, sql, 1, argtypes);
+	if (SPI_execute_plan(*slot, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed for calendar \"%s\"", name);
+}
+
+/*
  * calendar_load
  *		Read a calendar's three parts with SPI and compile them into
  *		*entry, in the current memory context; returns the length of the
@@ -293,8 +318,7 @@ time_col(uint64 row, int col, int64 if_null)
 static size_t
 calendar_load(const char *name, LpCalEntry *entry)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
+	Datum		name_arg = CStringGetTextDatum(name);
 	char	   *zone_name;
 	LpCalShift *shifts;
 	LpCalHoliday *holidays;
@@ -306,16 +330,13 @@ calendar_load(const char *name, LpCalEntry *entry)
 	size_t		buflen;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	args[0] = CStringGetTextDatum(name);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	lp_prepare_kept(&plan_calendar,
-					"SELECT time_zone FROM lead_process.calendar"
-					" WHERE name OPERATOR(pg_catalog.=) $1",
-					1, argtypes);
-	if (SPI_execute_plan(plan_calendar, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed for calendar \"%s\"", name);
+	run_for_calendar(&plan_calendar,
+					 "SELECT time_zone FROM lead_process.calendar"
+					 " WHERE name OPERATOR(pg_catalog.=) $1",
+					 name_arg, name);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -330,12 +351,10 @@ calendar_load(const char *name, LpCalEntry *entry)
 					   zone_name, name),
 				errhint("Set lead_process.calendar.time_zone to a name listed in pg_timezone_names."));
 
-	lp_prepare_kept(&plan_hours,
-					"SELECT weekday, opens, closes FROM lead_process.calendar_hours"
-					" WHERE calendar OPERATOR(pg_catalog.=) $1 ORDER BY weekday, opens",
-					1, argtypes);
-	if (SPI_execute_plan(plan_hours, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed for calendar \"%s\"", name);
+	run_for_calendar(&plan_hours,
+					 "SELECT weekday, opens, closes FROM lead_process.calendar_hours"
+					 " WHERE calendar OPERATOR(pg_catalog.=) $1 ORDER BY weekday, opens",
+					 name_arg, name);
 	nshifts = (int) SPI_processed;
 	shifts = palloc0(sizeof(LpCalShift) * Max(nshifts, 1));
 	for (int i = 0; i < nshifts; i++)
@@ -349,13 +368,11 @@ calendar_load(const char *name, LpCalEntry *entry)
 		shifts[i].closes = time_col(i, 3, 0);
 	}
 
-	lp_prepare_kept(&plan_holidays,
-					"SELECT day, closed_from, closed_until FROM lead_process.calendar_holiday"
-					" WHERE calendar OPERATOR(pg_catalog.=) $1"
-					" ORDER BY day, closed_from NULLS FIRST",
-					1, argtypes);
-	if (SPI_execute_plan(plan_holidays, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed for calendar \"%s\"", name);
+	run_for_calendar(&plan_holidays,
+					 "SELECT day, closed_from, closed_until FROM lead_process.calendar_holiday"
+					 " WHERE calendar OPERATOR(pg_catalog.=) $1"
+					 " ORDER BY day, closed_from NULLS FIRST",
+					 name_arg, name);
 	nholidays = (int) SPI_processed;
 	holidays = palloc0(sizeof(LpCalHoliday) * Max(nholidays, 1));
 	for (int i = 0; i < nholidays; i++)

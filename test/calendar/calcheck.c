@@ -93,28 +93,37 @@ rd32(Reader *r)
 	return a | ((uint32_t) rd16(r) << 16);
 }
 
-static bool
-synth_lookup(void *ctx, int64_t t, int32_t *offset, int64_t *next)
+bool
+calcheck_list_lookup(void *ctx, int64_t t, int32_t *offset, int64_t *next)
 {
-	const SynthZone *z = ctx;
+	const CalListZone *z = ctx;
 	int			i = 0;
 
-	while (i < z->ntrans && z->trans[i] <= t)
+	while (i < z->n && z->at[i] <= t)
 		i++;
-	*offset = z->offsets[i];
-	if (i == z->ntrans)
+	*offset = z->off[i];
+	if (i == z->n)
 		return false;
-	*next = z->trans[i];
+	*next = z->at[i];
 	return true;
+}
+
+static CalListZone
+synth_list(const SynthZone *z)
+{
+	CalListZone l = {z->ntrans, z->trans, z->offsets};
+
+	return l;
 }
 
 static int32_t
 synth_offset(const SynthZone *z, int64_t t)
 {
+	CalListZone l = synth_list(z);
 	int32_t		off;
 	int64_t		next;
 
-	synth_lookup((void *) z, t, &off, &next);
+	calcheck_list_lookup(&l, t, &off, &next);
 	return off;
 }
 
@@ -317,6 +326,7 @@ calcheck_run(const uint8_t *data, size_t size)
 	int64_t		base;
 	LpCalendar	cal;
 	int64_t		buf[3 * MAX_SHIFTS + 3 * MAX_HOLS + 1];
+	CalListZone list;
 	LpCalZone	zone;
 	LpCalStatus st;
 	int64_t		res,
@@ -326,8 +336,9 @@ calcheck_run(const uint8_t *data, size_t size)
 	int			bad;
 
 	decode(&r, &c, &base);
-	zone.lookup = synth_lookup;
-	zone.ctx = &c.zone;
+	list = synth_list(&c.zone);
+	zone.lookup = calcheck_list_lookup;
+	zone.ctx = &list;
 
 	st = lp_cal_compile(&cal, c.shifts, c.nshifts, c.hols, c.nhols, buf, &bad);
 	CHECK((st == LP_CAL_OK) == shifts_valid(&c), &c, "compile verdict",

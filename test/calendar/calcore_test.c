@@ -51,29 +51,6 @@ utc(int y, unsigned mo, unsigned d, int h, int mi)
 	return days_from_civil(y, mo, d) * DAY + h * HOUR + mi * MINUTE;
 }
 
-/* Zones: a fixed offset, or one transition list */
-typedef struct ListZone
-{
-	int			n;
-	const int64_t *at;
-	const int32_t *off;			/* n + 1 offsets */
-} ListZone;
-
-static bool
-list_lookup(void *ctx, int64_t t, int32_t *offset, int64_t *next)
-{
-	const ListZone *z = ctx;
-	int			i = 0;
-
-	while (i < z->n && z->at[i] <= t)
-		i++;
-	*offset = z->off[i];
-	if (i == z->n)
-		return false;
-	*next = z->at[i];
-	return true;
-}
-
 /*
  * A weekly zone that hides the local hour 10:00-11:00 of every Monday:
  * offset +2 h during UTC Monday 09:30-11:30, 0 otherwise.
@@ -153,8 +130,8 @@ test_vectors(void)
 	LpCalShift	office[5];
 	int64_t		buf[64];
 	int32_t		zero[1] = {0};
-	ListZone	utcz = {0, NULL, zero};
-	LpCalZone	z = {list_lookup, &utcz};
+	CalListZone	utcz = {0, NULL, zero};
+	LpCalZone	z = {calcheck_list_lookup, &utcz};
 	LpCalendar	cal;
 
 	for (int i = 0; i < 5; i++)
@@ -209,15 +186,13 @@ test_vectors(void)
 	 * and 4 h on 27 October (02:00-03:00 happens twice).
 	 */
 	{
-		static const int64_t at[2] = {0, 0};
 		int64_t		at2[2];
 		int32_t		off[3] = {3600, 7200, 3600};
-		ListZone	bz;
-		LpCalZone	berlin = {list_lookup, &bz};
+		CalListZone	bz;
+		LpCalZone	berlin = {calcheck_list_lookup, &bz};
 		LpCalShift	sun = {7, 1 * HOUR, 4 * HOUR};
 		LpCalendar	sc;
 
-		(void) at;
 		at2[0] = utc(2024, 3, 31, 1, 0);
 		at2[1] = utc(2024, 10, 27, 1, 0);
 		bz.n = 2;
@@ -308,8 +283,8 @@ test_speed(void)
 	int64_t		buf[64];
 	int64_t		at[2];
 	int32_t		off[3] = {3600, 7200, 3600};
-	ListZone	bz = {2, at, off};
-	LpCalZone	z = {list_lookup, &bz};
+	CalListZone	bz = {2, at, off};
+	LpCalZone	z = {calcheck_list_lookup, &bz};
 	LpCalendar	cal;
 	clock_t		c0;
 	int64_t		sum = 0;
