@@ -5,6 +5,8 @@ MODULE_big = lead_process
 OBJS = \
 	src/lead_process.o \
 	src/lp_cache.o \
+	src/lp_calcore.o \
+	src/lp_calendar.o \
 	src/lp_condition.o \
 	src/lp_score.o \
 	src/lp_route.o \
@@ -18,9 +20,9 @@ PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 # CI and developers add LP_CFLAGS="-Werror -DUSE_ASSERT_CHECKING"
 PG_CFLAGS = -Wall -Wextra $(LP_CFLAGS)
 
-REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring events routing upgrade
+REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring events routing calendar upgrade
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/lead_process.conf
-ISOLATION = stage_race config_cache events score_race ingest_races handoff_race
+ISOLATION = stage_race config_cache events score_race ingest_races handoff_race calendar_cache
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
 	--temp-instance=./tmp_check_iso --temp-config=test/lead_process.conf
 TAP_TESTS = 1
@@ -57,3 +59,16 @@ bench-stage:
 .PHONY: bench-scoring
 bench-scoring:
 	bash bench/scoring.sh
+
+# Business-time benchmark: starts its own throwaway server (bench/README.md)
+.PHONY: bench-sla
+bench-sla:
+	bash bench/sla.sh
+
+# Unit test and fuzzer of the business-time core (test/calendar/Makefile);
+# the fuzzer needs clang with libFuzzer
+.PHONY: check-calendar fuzz-calendar
+check-calendar:
+	$(MAKE) -C test/calendar check
+fuzz-calendar:
+	$(MAKE) -C test/calendar fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)

@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(120);
+SELECT plan(129);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -38,7 +38,8 @@ SELECT tables_are('lead_process', ARRAY[
 	'stage', 'stage_status', 'transition', 'reason',
 	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule', 'behaviour_rule',
 	'event', 'event_consumer',
-	'team', 'rep', 'rep_capacity', 'queue', 'routing_rule', 'rep_state', 'assignment']);
+	'team', 'rep', 'rep_capacity', 'queue', 'routing_rule', 'rep_state', 'assignment',
+	'calendar', 'calendar_hours', 'calendar_holiday']);
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
@@ -50,7 +51,9 @@ SELECT functions_are('lead_process', ARRAY[
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger',
-	'route', 'route_preview', 'accept', 'reject', 'condition_validate_trigger', 'sweep']);
+	'route', 'route_preview', 'accept', 'reject', 'condition_validate_trigger', 'sweep',
+	'business_time_add', 'business_time_between', 'calendar_validate_trigger',
+	'calendar_hours_validate_trigger', 'calendar_holiday_validate_trigger']);
 
 /* Every table, view and function of the schema belongs to the extension */
 SELECT is_empty($$
@@ -80,6 +83,22 @@ $$, 'every table, view and function in schema lead_process is a member of the ex
 
 CREATE TEMP TABLE lp_expected_columns (tab text, col text, typ text, not_null boolean);
 INSERT INTO lp_expected_columns VALUES
+	('calendar', 'name', 'text', true),
+	('calendar', 'time_zone', 'text', true),
+	('calendar', 'description', 'text', false),
+
+	('calendar_hours', 'calendar', 'text', true),
+	('calendar_hours', 'weekday', 'integer', true),
+	('calendar_hours', 'opens', 'time without time zone', true),
+	('calendar_hours', 'closes', 'time without time zone', true),
+
+	('calendar_holiday', 'id', 'bigint', true),
+	('calendar_holiday', 'calendar', 'text', true),
+	('calendar_holiday', 'day', 'date', true),
+	('calendar_holiday', 'closed_from', 'time without time zone', false),
+	('calendar_holiday', 'closed_until', 'time without time zone', false),
+	('calendar_holiday', 'description', 'text', false),
+
 	('stage', 'name', 'text', true),
 	('stage', 'position', 'integer', true),
 	('stage', 'owner', 'text', true),
@@ -293,7 +312,8 @@ SELECT columns_are('lead_process', t.tab,
 			   (9, 'stage_graph'), (10, 'stage_counts'), (15, 'near_qualified'), (11, 'fit_rule'),
 			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule'),
 			   (16, 'team'), (17, 'rep'), (18, 'rep_capacity'), (19, 'queue'),
-			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment')) AS t(n, tab)
+			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment'),
+			   (23, 'calendar'), (24, 'calendar_hours'), (25, 'calendar_holiday')) AS t(n, tab)
  ORDER BY t.n;
 
 SELECT set_eq(
@@ -305,7 +325,8 @@ SELECT set_eq(
 			   (9, 'stage_graph'), (10, 'stage_counts'), (15, 'near_qualified'), (11, 'fit_rule'),
 			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule'),
 			   (16, 'team'), (17, 'rep'), (18, 'rep_capacity'), (19, 'queue'),
-			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment')) AS t(n, tab)
+			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment'),
+			   (23, 'calendar'), (24, 'calendar_hours'), (25, 'calendar_holiday')) AS t(n, tab)
  ORDER BY t.n;
 
 /* lead.id and the per-lead ids are identities (clients may give their own) */
@@ -317,7 +338,8 @@ SELECT set_eq($$
 $$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
 			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a'),
 			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a'), ('behaviour_rule', 'id', 'd'),
-			  ('routing_rule', 'id', 'd'), ('assignment', 'id', 'a') $$,
+			  ('routing_rule', 'id', 'd'), ('assignment', 'id', 'a'),
+			  ('calendar_holiday', 'id', 'd') $$,
 	'identity columns: lead/activity/contact_attempt by default, stage_history always');
 
 /* ------------------------------------------------------------------------
@@ -404,7 +426,9 @@ $$, $$ VALUES
 	('lead_process.routing_rule', 'rep', 'lead_process.rep', 'a'),
 	('lead_process.routing_rule', 'queue', 'lead_process.queue', 'a'),
 	('lead_process.rep_state', 'rep', 'lead_process.rep', 'c'),
-	('lead_process.assignment', 'lead_id', 'lead_process.lead', 'c')
+	('lead_process.assignment', 'lead_id', 'lead_process.lead', 'c'),
+	('lead_process.calendar_hours', 'calendar', 'lead_process.calendar', 'c'),
+	('lead_process.calendar_holiday', 'calendar', 'lead_process.calendar', 'c')
 $$, 'foreign keys: per-lead rows cascade with their lead; leads block deleting their stage');
 
 /* ------------------------------------------------------------------------
@@ -486,7 +510,11 @@ $$, $$ VALUES
 	 'lead_id bigint, reason text DEFAULT ''rejected''::text, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
 	 'text'),
 	('lead_process.sweep(timestamp with time zone)', 'as_of timestamp with time zone DEFAULT now()',
-	 'TABLE(action text, leads bigint)')
+	 'TABLE(action text, leads bigint)'),
+	('lead_process.business_time_add(text,timestamp with time zone,interval)',
+	 'calendar text, start timestamp with time zone, amount interval', 'timestamp with time zone'),
+	('lead_process.business_time_between(text,timestamp with time zone,timestamp with time zone)',
+	 'calendar text, "from" timestamp with time zone, "to" timestamp with time zone', 'interval')
 $$, 'callable functions: exact signatures, argument names, defaults and results');
 
 /* Trigger functions take no arguments and return trigger */
@@ -499,7 +527,9 @@ $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history
 			  ('lead_process.fit_rule_validate_trigger()'), ('lead_process.activity_score_trigger()'),
 			  ('lead_process.lead_deleted_trigger()'), ('lead_process.lead_truncated_trigger()'),
 			  ('lead_process.activity_guard_trigger()'),
-			  ('lead_process.condition_validate_trigger()') $$,
+			  ('lead_process.condition_validate_trigger()'), ('lead_process.calendar_validate_trigger()'),
+			  ('lead_process.calendar_hours_validate_trigger()'),
+			  ('lead_process.calendar_holiday_validate_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -526,6 +556,9 @@ SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rule_validate']);
 SELECT triggers_are('lead_process', 'behaviour_rule', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed']);
+SELECT triggers_are('lead_process', 'calendar', ARRAY['config_changed', 'calendar_validate']);
+SELECT triggers_are('lead_process', 'calendar_hours', ARRAY['config_changed', 'calendar_hours_validate']);
+SELECT triggers_are('lead_process', 'calendar_holiday', ARRAY['config_changed', 'calendar_holiday_validate']);
 
 /* Timing, level, events and function of every trigger in the schema */
 SELECT set_eq($$
@@ -565,7 +598,13 @@ $$, $$ VALUES
 	('queue', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('routing_rule', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('rep', 'rep_validate', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
-	('routing_rule', 'routing_rule_validate', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O')
+	('routing_rule', 'routing_rule_validate', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('calendar', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('calendar_hours', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('calendar_holiday', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('calendar', 'calendar_validate', 'lead_process.calendar_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('calendar_hours', 'calendar_hours_validate', 'lead_process.calendar_hours_validate_trigger', 'AFTER', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('calendar_holiday', 'calendar_holiday_validate', 'lead_process.calendar_holiday_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
 
 /* ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(343);
+SELECT plan(379);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -72,7 +72,10 @@ SELECT r.n, r.rel, l.level,
 	(19, 'queue',           '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(20, 'routing_rule',    '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(21, 'rep_state',       '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
-	(22, 'assignment',      '{SELECT}', '{SELECT}', '{SELECT,DELETE}')
+	(22, 'assignment',      '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
+	(23, 'calendar',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(24, 'calendar_hours',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(25, 'calendar_holiday', '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -115,7 +118,12 @@ SELECT f.n, f.func, f.args, l.level,
 	(31, 'accept', '{bigint,text,timestamptz}'::name[], 2),
 	(32, 'reject', '{bigint,text,text,timestamptz}'::name[], 2),
 	(33, 'condition_validate_trigger', '{}'::name[], NULL),
-	(34, 'sweep', '{timestamptz}'::name[], 3)
+	(34, 'sweep', '{timestamptz}'::name[], 3),
+	(35, 'business_time_add', '{text,timestamptz,interval}'::name[], 1),
+	(36, 'business_time_between', '{text,timestamptz,timestamptz}'::name[], 1),
+	(37, 'calendar_validate_trigger', '{}'::name[], NULL),
+	(38, 'calendar_hours_validate_trigger', '{}'::name[], NULL),
+	(39, 'calendar_holiday_validate_trigger', '{}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
