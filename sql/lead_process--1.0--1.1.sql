@@ -202,8 +202,16 @@ CREATE TABLE lead_process.behaviour_rule (
 	priority        integer NOT NULL DEFAULT 100,
 	active          boolean NOT NULL DEFAULT true,
 	fast_track_to   text REFERENCES lead_process.stage (name) ON DELETE SET NULL,
+	min_interval    interval CHECK (min_interval OPERATOR(pg_catalog.>) '0'::interval
+									AND pg_catalog.date_part('month', min_interval) OPERATOR(pg_catalog.=) 0
+									AND pg_catalog.date_part('year', min_interval) OPERATOR(pg_catalog.=) 0),
+	half_life       interval CHECK (half_life OPERATOR(pg_catalog.>) '0'::interval
+									AND pg_catalog.date_part('month', half_life) OPERATOR(pg_catalog.=) 0
+									AND pg_catalog.date_part('year', half_life) OPERATOR(pg_catalog.=) 0),
 	description     text,
-	CHECK ((property IS NULL) = (pattern IS NULL))
+	CHECK ((property IS NULL) = (pattern IS NULL)),
+	CONSTRAINT behaviour_rule_decay_uncapped
+		CHECK (half_life IS NULL OR (max_occurrences IS NULL AND max_points IS NULL))
 );
 COMMENT ON TABLE lead_process.behaviour_rule IS
 	'Behaviour rules: an activity of a type (and, optionally, whose property matches a LIKE pattern) gives points to its lead; the first matching active rule by (priority, id) counts, within the rule''s caps';
@@ -218,6 +226,10 @@ COMMENT ON COLUMN lead_process.behaviour_rule.max_points IS 'The rule gives a le
 COMMENT ON COLUMN lead_process.behaviour_rule.priority IS 'Matching order: lower first, then id';
 COMMENT ON COLUMN lead_process.behaviour_rule.active IS 'Inactive rules match nothing';
 COMMENT ON COLUMN lead_process.behaviour_rule.fast_track_to IS 'Stage a matching activity moves the lead to at once (e.g. sal for a demo request), when the graph has an edge to it from the lead''s stage and it lies further down the funnel';
+COMMENT ON COLUMN lead_process.behaviour_rule.min_interval IS
+	'Count at most one occurrence per window of this length (windows start at 2000-01-01 00:00 UTC; 1 day = one per UTC day), whatever order activities arrive in (NULL: every occurrence counts)';
+COMMENT ON COLUMN lead_process.behaviour_rule.half_life IS
+	'The points of an occurrence halve every half_life after it happened; read with current_score(). Decaying rules take no caps (NULL: no decay)';
 COMMENT ON COLUMN lead_process.behaviour_rule.description IS 'Why the rule exists';
 COMMENT ON INDEX lead_process.behaviour_rule_pkey IS 'Behaviour rules by id';
 COMMENT ON INDEX lead_process.behaviour_rule_name_key IS 'Behaviour rules by name';
@@ -331,6 +343,21 @@ CREATE FUNCTION lead_process.rescore_behaviour(lead_id bigint DEFAULT NULL) RETU
 COMMENT ON FUNCTION lead_process.rescore_behaviour(bigint) IS
 	'Recomputes behaviour_score and score_tally from the activities after behaviour rules changed, for one lead or (NULL) all; set-based; returns how many leads changed';
 
+CREATE FUNCTION lead_process.decayed_points(sum_at_ref double precision, ref_us bigint,
+											half_life interval, as_of timestamptz)
+	RETURNS double precision
+	LANGUAGE c STABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_decayed_points';
+COMMENT ON FUNCTION lead_process.decayed_points(double precision, bigint, interval, timestamptz) IS
+	'The value at as_of of a decaying rule''s tally entry: sum_at_ref * 2^((ref - as_of) / half_life), ref in microseconds since 2000-01-01 UTC';
+
+CREATE FUNCTION lead_process.current_score(lead lead_process.lead, as_of timestamptz DEFAULT pg_catalog.now())
+	RETURNS integer
+	LANGUAGE c STABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_current_score';
+COMMENT ON FUNCTION lead_process.current_score(lead_process.lead, timestamptz) IS
+	'The lead''s score at as_of: fit_score + behaviour_score + the decaying rules'' points, decayed to as_of (equals lead.score when no rule decays)';
+
 CREATE FUNCTION lead_process.score_explain(lead_id bigint)
 	RETURNS TABLE (source text, rule_id bigint, rule_name text, occurrences integer, points integer)
 	LANGUAGE sql STABLE
@@ -341,7 +368,12 @@ CREATE FUNCTION lead_process.score_explain(lead_id bigint)
 		UNION ALL
 		SELECT 'behaviour', t.key::bigint, r.name,
 			   (t.value OPERATOR(pg_catalog.->>) 0)::integer,
-			   (t.value OPERATOR(pg_catalog.->>) 1)::integer
+			   CASE WHEN (t.value OPERATOR(pg_catalog.->>) 2) IS NULL
+					THEN (t.value OPERATOR(pg_catalog.->>) 1)::integer
+					ELSE pg_catalog.round(lead_process.decayed_points(
+							 (t.value OPERATOR(pg_catalog.->>) 2)::pg_catalog.float8,
+							 (t.value OPERATOR(pg_catalog.->>) 3)::pg_catalog.int8,
+							 r.half_life, pg_catalog.now()))::integer END
 		  FROM lead_process.lead l
 		 CROSS JOIN LATERAL pg_catalog.jsonb_each(l.score_tally) t
 		  LEFT JOIN lead_process.behaviour_rule r ON r.id OPERATOR(pg_catalog.=) t.key::bigint
@@ -349,7 +381,7 @@ CREATE FUNCTION lead_process.score_explain(lead_id bigint)
 		 ORDER BY 1 DESC, 5 DESC, 2;
 	END;
 COMMENT ON FUNCTION lead_process.score_explain(bigint) IS
-	'Why a lead has its score: each fit rule it matches and each behaviour rule its activities matched, with occurrences and points; the points add up to lead.score';
+	'Why a lead has its score: each fit rule it matches and each behaviour rule its activities matched, with occurrences and points (decaying rules as of now); the points add up to lead.score, or to current_score() when rules decay';
 
 REVOKE ALL ON FUNCTION lead_process.activity_score_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.lead_deleted_trigger() FROM PUBLIC;
@@ -357,6 +389,8 @@ REVOKE ALL ON FUNCTION lead_process.lead_truncated_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.activity_guard_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.rescore_behaviour(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.score_explain(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.decayed_points(double precision, bigint, interval, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.current_score(lead_process.lead, timestamptz) FROM PUBLIC;
 
 CREATE VIEW lead_process.near_qualified WITH (security_invoker = true) AS
 SELECT l.id AS lead_id, l.stage, t.to_stage AS next_stage, l.score, s.score_threshold,
@@ -873,6 +907,8 @@ BEGIN
 				   'lead_process.fit_rules_of(lead_process.lead), '
 				   'lead_process.fit_explain(bigint), '
 				   'lead_process.score_explain(bigint), '
+				   'lead_process.decayed_points(double precision, bigint, interval, timestamptz), '
+				   'lead_process.current_score(lead_process.lead, timestamptz), '
 				   'lead_process.route_preview(bigint, timestamptz), '
 				   'lead_process.business_time_add(text, timestamptz, interval), '
 				   'lead_process.business_time_between(text, timestamptz, timestamptz) TO %s', role);

@@ -266,8 +266,17 @@ load_behaviour_rules(LpProcess *proc, MemoryContext cxt)
 {
 	MemoryContext oldcxt;
 
-	spi_run("SELECT id, activity_type, property, pattern, points, "
-			"coalesce(max_occurrences, 0), coalesce(max_points, 0), fast_track_to "
+	bool		timed = get_attnum(lp_relids[7], "half_life") != InvalidAttrNumber;
+
+	spi_run(timed ?
+			"SELECT id, activity_type, property, pattern, points, "
+			"coalesce(max_occurrences, 0), coalesce(max_points, 0), fast_track_to, "
+			"coalesce((EXTRACT(epoch FROM min_interval) "
+			"  OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, 0), "
+			"coalesce(EXTRACT(epoch FROM half_life)::pg_catalog.float8 OPERATOR(pg_catalog.*) 1000000, 0) "
+			"FROM lead_process.behaviour_rule WHERE active ORDER BY priority, id" :
+			"SELECT id, activity_type, property, pattern, points, "
+			"coalesce(max_occurrences, 0), coalesce(max_points, 0), fast_track_to, 0, 0 "
 			"FROM lead_process.behaviour_rule WHERE active ORDER BY priority, id");
 	oldcxt = MemoryContextSwitchTo(cxt);
 	proc->nbehaviourrules = (int) SPI_processed;
@@ -286,6 +295,8 @@ load_behaviour_rules(LpProcess *proc, MemoryContext cxt)
 		r->max_occurrences = pg_strtoint32(spi_text(i, 6));
 		r->max_points = pg_strtoint32(spi_text(i, 7));
 		r->fast_track_to = spi_text(i, 8) ? lp_stage_find(proc, spi_text(i, 8)) : -1;
+		r->min_interval = pg_strtoint64(spi_text(i, 9));
+		r->half_life = strtod(spi_text(i, 10), NULL);
 		snprintf(r->key, sizeof(r->key), INT64_FORMAT, r->id);
 	}
 	MemoryContextSwitchTo(oldcxt);

@@ -122,6 +122,8 @@ typedef struct LpBehaviourRule
 	int32		max_occurrences;	/* 0: no cap */
 	int32		max_points;		/* 0: no cap */
 	int			fast_track_to;	/* stage index, -1: none */
+	int64		min_interval;	/* microseconds; 0: every occurrence counts */
+	double		half_life;		/* microseconds; 0: no decay */
 	char		key[24];		/* the rule id as text, the key in score_tally */
 } LpBehaviourRule;
 
