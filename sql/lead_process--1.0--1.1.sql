@@ -713,7 +713,7 @@ ALTER TABLE lead_process.stage
 COMMENT ON COLUMN lead_process.stage.handoff IS
 	'Entering this stage routes the lead to an owner in the same transaction, unless a rep already owns it';
 COMMENT ON COLUMN lead_process.stage.max_recycles IS
-	'A lead recycled into this stage more often than this is disqualified instead (reason too-many-recycles; NULL: no limit)';
+	'A recycle into this stage of a lead already recycled this many times (lead.recycle_count, from any stage) disqualifies it instead, along the disqualify edge of the stage it leaves (reason too-many-recycles; NULL: no limit)';
 COMMENT ON COLUMN lead_process.stage.stale_after IS
 	'sweep() recycles a lead (reason stale) that has been in this stage this long without an activity or a contact attempt (NULL: never)';
 UPDATE lead_process.stage SET handoff = true
@@ -811,15 +811,30 @@ COMMENT ON FUNCTION lead_process.route_preview(bigint, timestamptz) IS
 CREATE FUNCTION lead_process.accept(lead_id bigint, actor text DEFAULT NULL,
 									at timestamptz DEFAULT NULL)
 	RETURNS boolean
-	LANGUAGE sql VOLATILE
+	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
-	RETURN lead_process.move(accept.lead_id,
-		(SELECT t.to_stage FROM lead_process.transition t
-		   JOIN lead_process.lead l ON l.stage OPERATOR(pg_catalog.=) t.from_stage
-		  WHERE l.id OPERATOR(pg_catalog.=) accept.lead_id
-			AND t.kind OPERATOR(pg_catalog.=) 'accept'
-		  ORDER BY t.to_stage LIMIT 1),
-		NULL, accept.actor, accept.at);
+AS $$
+DECLARE
+	current_stage text;
+	target text;
+BEGIN
+	SELECT l.stage INTO current_stage FROM lead_process.lead l
+	 WHERE l.id OPERATOR(pg_catalog.=) accept.lead_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'lead % does not exist', accept.lead_id USING ERRCODE = 'no_data_found';
+	END IF;
+	SELECT t.to_stage INTO target FROM lead_process.transition t
+	 WHERE t.from_stage OPERATOR(pg_catalog.=) current_stage AND t.kind OPERATOR(pg_catalog.=) 'accept'
+	 ORDER BY t.to_stage LIMIT 1;
+	IF target IS NULL THEN
+		RAISE EXCEPTION 'lead % in stage "%" cannot be accepted', accept.lead_id, current_stage
+			USING ERRCODE = 'LP001',
+				  DETAIL = format('Stage "%s" has no accept transition.', current_stage),
+				  HINT = 'Leads are accepted from the handoff stage (mql); see lead_process.allowed_transitions(lead_id).';
+	END IF;
+	RETURN lead_process.move(accept.lead_id, target, NULL, accept.actor, accept.at);
+END
+$$;
 COMMENT ON FUNCTION lead_process.accept(bigint, text, timestamptz) IS
 	'Sales accepts a handed-off lead: moves it along its stage''s accept edge (mql -> sal)';
 
@@ -859,9 +874,9 @@ BEGIN
 		  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) l.stage
 		 WHERE s.stale_after IS NOT NULL
 		   AND l.stage_changed_at OPERATOR(pg_catalog.<=) (as_of OPERATOR(pg_catalog.-) s.stale_after)
-		   AND EXISTS (SELECT 1 FROM lead_process.transition t
-						WHERE t.from_stage OPERATOR(pg_catalog.=) l.stage
-						  AND t.kind IN ('recycle', 'reject'))
+		   AND (SELECT pg_catalog.count(*) FROM lead_process.transition t
+				 WHERE t.from_stage OPERATOR(pg_catalog.=) l.stage
+				   AND t.kind IN ('recycle', 'reject')) OPERATOR(pg_catalog.=) 1
 		   AND NOT EXISTS (SELECT 1 FROM lead_process.activity a
 							WHERE a.lead_id OPERATOR(pg_catalog.=) l.id
 							  AND a.occurred_at OPERATOR(pg_catalog.>) (as_of OPERATOR(pg_catalog.-) s.stale_after))

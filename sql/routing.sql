@@ -104,6 +104,13 @@ SELECT lead_process.reject(3);
 SELECT stage, stage_reason, recycle_count FROM lead_process.lead WHERE id = 3;
 SELECT lead_process.reject(4, 'returned-not-ready');
 SELECT stage, stage_reason FROM lead_process.lead WHERE id = 4;
+-- only a stage with an accept edge can accept
+SELECT lead_process.accept(4);
+SELECT lead_process.accept(999);
+-- route(at => ...) dates the assignment
+SELECT lead_process.route(2, reassign => true, at => '2026-03-20 12:00+00');
+SELECT owner, previous_owner, cause, assigned_at FROM lead_process.assignment
+ WHERE lead_id = 2 ORDER BY id DESC LIMIT 1;
 
 -- After K recycles into a stage with max_recycles the lead is disqualified instead
 UPDATE lead_process.stage SET max_recycles = 1 WHERE name = 'lead';

@@ -407,12 +407,15 @@ typedef struct LpRouteNote
 	const char *cause;
 	int64		rule_id;
 	char		method[16];
+	bool		has_at;			/* when the assignment takes effect */
+	TimestampTz at;
 } LpRouteNote;
 
 static HTAB *route_notes = NULL;
 
 void
-lp_route_note(int64 lead_id, const char *cause, const LpRouteDecision *decision)
+lp_route_note(int64 lead_id, const char *cause, const LpRouteDecision *decision,
+			  bool has_at, TimestampTz at)
 {
 	LpRouteNote *n;
 
@@ -432,6 +435,8 @@ lp_route_note(int64 lead_id, const char *cause, const LpRouteDecision *decision)
 	n->cause = cause;			/* a string constant */
 	n->rule_id = decision->rule_id;
 	strlcpy(n->method, decision->method ? decision->method : "", sizeof(n->method));
+	n->has_at = has_at;
+	n->at = at;
 }
 
 static LpRouteNote *
@@ -487,7 +492,7 @@ lp_record_assignment(LpProcess *proc, int64 lead_id, const char *previous_owner,
 	values[5] = Int64GetDatum(note ? note->rule_id : 0);
 	nulls[5] = (note && note->rule_id != 0) ? ' ' : 'n';
 	TEXT_ARG(6, (note && note->method[0]) ? note->method : NULL);
-	values[7] = TimestampTzGetDatum(at);
+	values[7] = TimestampTzGetDatum((note && note->has_at) ? note->at : at);
 	TEXT_ARG(8, changed_by);
 	TEXT_ARG(9, actor);
 #undef TEXT_ARG
@@ -649,7 +654,7 @@ lp_route(PG_FUNCTION_ARGS)
 	if (owner != NULL && strcmp(owner, decision.owner) == 0)
 		PG_RETURN_TEXT_P(cstring_to_text(owner));
 
-	lp_route_note(lead_id, "route", &decision);
+	lp_route_note(lead_id, "route", &decision, !PG_ARGISNULL(3), at);
 	PG_TRY();
 	{
 		Datum		values[2];

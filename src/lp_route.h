@@ -37,7 +37,8 @@ extern void lp_route_decide(LpProcess *proc, HeapTuple lead, TupleDesc tupdesc,
 
 /* What caused an owner change, for the AFTER trigger that records it */
 extern void lp_route_note(int64 lead_id, const char *cause,
-						  const LpRouteDecision *decision);
+						  const LpRouteDecision *decision, bool has_at,
+						  TimestampTz at);
 extern void lp_record_assignment(LpProcess *proc, int64 lead_id,
 								 const char *previous_owner, const char *owner,
 								 const char *stage, TimestampTz at,

@@ -613,7 +613,7 @@ handoff(LpProcess *proc, TupleDesc tupdesc, HeapTuple newtup, int64 lead_id,
 					&decision, NULL);
 	if (decision.owner == NULL || text_equal(owner, decision.owner))
 		return newtup;
-	lp_route_note(lead_id, "handoff", &decision);
+	lp_route_note(lead_id, "handoff", &decision, false, 0);
 	value = CStringGetTextDatum(decision.owner);
 	return heap_modify_tuple_by_cols(newtup, tupdesc, 1, &attnum, &value, &null);
 }
