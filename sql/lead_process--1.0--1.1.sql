@@ -581,9 +581,11 @@ CREATE TABLE lead_process.rep (
 	weight      integer NOT NULL DEFAULT 1
 		CHECK (weight OPERATOR(pg_catalog.>) 0 AND weight OPERATOR(pg_catalog.<=) 1000),
 	territory   jsonb,
-	email       text
+	email       text,
+	login       name
 );
 CREATE INDEX rep_team_idx ON lead_process.rep (team);
+CREATE UNIQUE INDEX rep_login_idx ON lead_process.rep (login) WHERE login IS NOT NULL;
 COMMENT ON TABLE lead_process.rep IS
 	'Sales reps; lead.owner names a rep (or a queue). Routing skips inactive and absent reps and reps at capacity';
 COMMENT ON COLUMN lead_process.rep.name IS 'Rep name, the value lead.owner takes';
@@ -594,6 +596,9 @@ COMMENT ON COLUMN lead_process.rep.weight IS 'Share of the team''s leads under t
 COMMENT ON COLUMN lead_process.rep.territory IS
 	'Condition on the lead (docs/conditions.md) the rep covers inside the team, e.g. {"attribute": "country", "op": "in", "value": ["DE", "AT"]} (NULL: any lead)';
 COMMENT ON COLUMN lead_process.rep.email IS 'Contact email of the rep';
+COMMENT ON COLUMN lead_process.rep.login IS
+	'Database role the rep connects as; with rep security enabled (enable_rep_security()) that role sees only the rep''s own leads';
+COMMENT ON INDEX lead_process.rep_login_idx IS 'One rep per database role';
 COMMENT ON INDEX lead_process.rep_pkey IS 'Reps by name';
 COMMENT ON INDEX lead_process.rep_team_idx IS 'Reps by team';
 
@@ -905,6 +910,79 @@ REVOKE ALL ON FUNCTION lead_process.accept(bigint, text, timestamptz) FROM PUBLI
 REVOKE ALL ON FUNCTION lead_process.reject(bigint, text, text, timestamptz) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
+ * Rep security: row-level security so that a rep sees only their own leads
+ *
+ * The policies exist from the install on but do nothing until
+ * enable_rep_security() turns row-level security on for the lead tables.
+ * A role named in rep.login then sees (and may write) only the leads it
+ * owns and their activities, contact attempts, history, assignments and
+ * events; every other role sees everything, as before.  The rep of the
+ * session is found once per query (an InitPlan), not per row.
+ * lead_process's own triggers and routing run as the tables' owner, which
+ * row-level security does not restrict, so scores, routing loads and
+ * capacities still count every lead.
+ * ------------------------------------------------------------------------ */
+
+CREATE POLICY rep_own_leads ON lead_process.lead
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR owner OPERATOR(pg_catalog.=)
+			  (SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER))
+	WITH CHECK (true);
+COMMENT ON POLICY rep_own_leads ON lead_process.lead IS
+	'With rep security enabled, a rep''s role sees only the leads the rep owns (it may hand a lead to somebody else)';
+CREATE POLICY rep_own_leads ON lead_process.activity
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.activity IS
+	'With rep security enabled, a rep''s role sees and adds activities of its own leads only';
+CREATE POLICY rep_own_leads ON lead_process.contact_attempt
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.contact_attempt IS
+	'With rep security enabled, a rep''s role sees and adds contact attempts of its own leads only';
+CREATE POLICY rep_own_leads ON lead_process.stage_history
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.stage_history IS
+	'With rep security enabled, a rep''s role sees the history of its own leads only';
+CREATE POLICY rep_own_leads ON lead_process.assignment
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.assignment IS
+	'With rep security enabled, a rep''s role sees the assignments of its own leads only';
+CREATE POLICY rep_own_leads ON lead_process.event
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.event IS
+	'With rep security enabled, a rep''s role sees the events of its own leads only';
+
+CREATE FUNCTION lead_process.enable_rep_security(enable boolean DEFAULT true) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['lead', 'activity', 'contact_attempt', 'stage_history', 'assignment', 'event'] LOOP
+		EXECUTE format('ALTER TABLE lead_process.%I %s ROW LEVEL SECURITY', t,
+					   CASE WHEN enable THEN 'ENABLE' ELSE 'DISABLE' END);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION lead_process.enable_rep_security(boolean) IS
+	'Turns rep security on (or off with false): roles named in rep.login then see only their own leads and what belongs to them. Needs the owner of the tables; run it again after a restore';
+
+CREATE FUNCTION lead_process.rep_security_enabled() RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	RETURN (SELECT c.relrowsecurity FROM pg_catalog.pg_class c
+			 WHERE c.oid OPERATOR(pg_catalog.=) 'lead_process.lead'::pg_catalog.regclass);
+COMMENT ON FUNCTION lead_process.rep_security_enabled() IS 'Whether rep security is on';
+
+REVOKE ALL ON FUNCTION lead_process.enable_rep_security(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.rep_security_enabled() FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
  * Privilege levels, extended to the new objects
  * ------------------------------------------------------------------------ */
 
@@ -924,6 +1002,7 @@ BEGIN
 				   'lead_process.score_explain(bigint), '
 				   'lead_process.decayed_points(double precision, bigint, interval, timestamptz), '
 				   'lead_process.current_score(lead_process.lead, timestamptz), '
+				   'lead_process.rep_security_enabled(), '
 				   'lead_process.route_preview(bigint, timestamptz), '
 				   'lead_process.business_time_add(text, timestamptz, interval), '
 				   'lead_process.business_time_between(text, timestamptz, timestamptz) TO %s', role);

@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(129);
+SELECT plan(131);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -48,6 +48,7 @@ SELECT functions_are('lead_process', ARRAY[
 	'read_events', 'ack_events', 'prune_events',
 	'activity_score_trigger', 'lead_deleted_trigger', 'lead_truncated_trigger',
 	'activity_guard_trigger', 'rescore_behaviour', 'score_explain', 'decayed_points', 'current_score',
+	'enable_rep_security', 'rep_security_enabled',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger',
@@ -141,6 +142,7 @@ INSERT INTO lp_expected_columns VALUES
 	('rep', 'weight', 'integer', true),
 	('rep', 'territory', 'jsonb', false),
 	('rep', 'email', 'text', false),
+	('rep', 'login', 'name', false),
 
 	('rep_capacity', 'rep', 'text', true),
 	('rep_capacity', 'stage', 'text', true),
@@ -499,6 +501,8 @@ $$, $$ VALUES
 	 'double precision'),
 	('lead_process.current_score(lead_process.lead,timestamp with time zone)',
 	 'lead lead_process.lead, as_of timestamp with time zone DEFAULT now()', 'integer'),
+	('lead_process.enable_rep_security(boolean)', 'enable boolean DEFAULT true', 'void'),
+	('lead_process.rep_security_enabled()', '', 'boolean'),
 	('lead_process.score_explain(bigint)', 'lead_id bigint',
 	 'TABLE(source text, rule_id bigint, rule_name text, occurrences integer, points integer)'),
 	('lead_process.grant_reader(regrole)', 'role regrole', 'void'),
@@ -841,6 +845,21 @@ SELECT is_empty($$
 	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('r', 'p', 'S')
 	   AND c.oid::regclass::text NOT IN (SELECT rel FROM lp_extconfig)
 $$, 'every table and sequence in lead_process is registered with pg_extension_config_dump');
+
+/* Rep security: one policy per lead table, off until enable_rep_security() */
+SELECT set_eq($$
+	SELECT polrelid::regclass::text, polname::text, polcmd::text FROM pg_catalog.pg_policy p
+	  JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+	 WHERE c.relnamespace = 'lead_process'::regnamespace
+$$, $$ VALUES ('lead_process.lead', 'rep_own_leads', '*'), ('lead_process.activity', 'rep_own_leads', '*'),
+			  ('lead_process.contact_attempt', 'rep_own_leads', '*'),
+			  ('lead_process.stage_history', 'rep_own_leads', '*'),
+			  ('lead_process.assignment', 'rep_own_leads', '*'), ('lead_process.event', 'rep_own_leads', '*') $$,
+	'policies: rep_own_leads on every table of per-lead rows');
+SELECT is_empty($$
+	SELECT relname FROM pg_catalog.pg_class
+	 WHERE relnamespace = 'lead_process'::regnamespace AND relrowsecurity
+$$, 'row-level security is off after CREATE EXTENSION');
 
 SELECT * FROM finish();
 ROLLBACK;

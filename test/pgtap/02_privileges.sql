@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(387);
+SELECT plan(395);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -125,7 +125,9 @@ SELECT f.n, f.func, f.args, l.level,
 	(38, 'calendar_hours_validate_trigger', '{}'::name[], NULL),
 	(39, 'calendar_holiday_validate_trigger', '{}'::name[], NULL),
 	(40, 'decayed_points', '{float8,bigint,interval,timestamptz}'::name[], 1),
-	(41, 'current_score', '{lead_process.lead,timestamptz}'::name[], 1)
+	(41, 'current_score', '{lead_process.lead,timestamptz}'::name[], 1),
+	(42, 'enable_rep_security', '{boolean}'::name[], NULL),
+	(43, 'rep_security_enabled', '{}'::name[], 1)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
