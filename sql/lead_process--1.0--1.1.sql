@@ -393,7 +393,7 @@ REVOKE ALL ON FUNCTION lead_process.decayed_points(double precision, bigint, int
 REVOKE ALL ON FUNCTION lead_process.current_score(lead_process.lead, timestamptz) FROM PUBLIC;
 
 CREATE VIEW lead_process.near_qualified WITH (security_invoker = true) AS
-SELECT l.id AS lead_id, l.stage, t.to_stage AS next_stage, l.score, s.score_threshold,
+SELECT l.id AS lead_id, l.stage, t.to_stage AS next_stage, lead_process.current_score(l) AS score, s.score_threshold,
 	   m.missing[1] AS missing_field, l.owner
   FROM lead_process.lead l
   JOIN lead_process.transition t
@@ -404,14 +404,14 @@ SELECT l.id AS lead_id, l.stage, t.to_stage AS next_stage, l.score, s.score_thre
 	SELECT pg_catalog.array_agg(f ORDER BY f) AS missing
 	  FROM pg_catalog.unnest(s.required_fields) AS f
 	 WHERE COALESCE(pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) f, '') OPERATOR(pg_catalog.=) '') m
- WHERE l.score OPERATOR(pg_catalog.>=) s.score_threshold
+ WHERE lead_process.current_score(l) OPERATOR(pg_catalog.>=) s.score_threshold
    AND pg_catalog.cardinality(m.missing) OPERATOR(pg_catalog.=) 1;
 COMMENT ON VIEW lead_process.near_qualified IS
 	'Leads whose score meets the threshold of their next stage but that lack exactly one required profile field, and which (marketing''s enrichment list)';
 COMMENT ON COLUMN lead_process.near_qualified.lead_id IS 'Lead';
 COMMENT ON COLUMN lead_process.near_qualified.stage IS 'Current stage';
 COMMENT ON COLUMN lead_process.near_qualified.next_stage IS 'Stage the score would promote the lead into';
-COMMENT ON COLUMN lead_process.near_qualified.score IS 'Lead score';
+COMMENT ON COLUMN lead_process.near_qualified.score IS 'Lead score now (current_score(), with decaying points)';
 COMMENT ON COLUMN lead_process.near_qualified.score_threshold IS 'Threshold of the next stage';
 COMMENT ON COLUMN lead_process.near_qualified.missing_field IS 'The one required field the lead lacks';
 COMMENT ON COLUMN lead_process.near_qualified.owner IS 'Lead owner';
@@ -929,7 +929,7 @@ CREATE POLICY rep_own_leads ON lead_process.lead
 			  (SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER))
 	WITH CHECK (true);
 COMMENT ON POLICY rep_own_leads ON lead_process.lead IS
-	'With rep security enabled, a rep''s role sees only the leads the rep owns (it may hand a lead to somebody else)';
+	'With rep security enabled, a rep''s role sees, changes and inserts only leads the rep owns (a lead is reassigned to somebody else by a role that is not a rep)';
 CREATE POLICY rep_own_leads ON lead_process.activity
 	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
 		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));

@@ -123,6 +123,15 @@ SELECT l.stage, h.cause, (h.details->>'score')::int AS score_at_promotion,
   FROM lead_process.lead l JOIN lead_process.stage_history h ON h.lead_id = l.id AND h.to_stage = 'mql'
  WHERE l.id = 50;
 
+-- near_qualified and a profile update count the decaying points as of now
+INSERT INTO lead_process.lead (id, email, company, stage) VALUES (51, 'q@x.com', 'Acme', 'lead');
+INSERT INTO lead_process.activity (lead_id, type) SELECT 51, 'page_view' FROM generate_series(1, 3);
+SELECT lead_id, next_stage, score, missing_field FROM lead_process.near_qualified WHERE lead_id = 51;
+UPDATE lead_process.lead SET job_title = 'CFO' WHERE id = 51;
+SELECT l.stage, h.cause, (h.details->>'score')::int AS score_at_promotion
+  FROM lead_process.lead l JOIN lead_process.stage_history h ON h.lead_id = l.id AND h.to_stage = 'mql'
+ WHERE l.id = 51;
+
 -- Bad rules
 INSERT INTO lead_process.behaviour_rule (name, activity_type, points, max_points, half_life)
 VALUES ('capped fading', 'x', 1, 10, '1 day');

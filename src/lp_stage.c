@@ -37,6 +37,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/xact.h"
@@ -902,6 +904,13 @@ promote_on_profile(LpProcess *proc, TupleDesc tupdesc, HeapTuple oldtup,
 	if (from < 0 || proc->stages[from].is_terminal)
 		return newtup;
 	score = DatumGetInt32(heap_getattr(newtup, col->score, tupdesc, &isnull));
+	{
+		/* with the decaying rules' points as of now */
+		Datum		tally = heap_getattr(newtup, col->score_tally, tupdesc, &isnull);
+
+		if (!isnull)
+			score += (int32) rint(lp_decayed_total(proc, DatumGetJsonbP(tally), now));
+	}
 	last_recycled = heap_getattr(oldtup, col->last_recycled_at, tupdesc, &recycled_null);
 	for (int i = 0; i < proc->ntransitions; i++)
 	{
