@@ -65,6 +65,12 @@ bench-scoring:
 bench-sla:
 	bash bench/sla.sh
 
+# Mixed CRM soak with invariant checks: starts its own throwaway server;
+# SOAK_SECONDS (default 180), SOAK_CLIENTS (default 8)
+.PHONY: soak
+soak:
+	bash bench/soak.sh $(or $(SOAK_SECONDS),180) $(or $(SOAK_CLIENTS),8)
+
 # Unit test and fuzzer of the business-time core (test/calendar/Makefile);
 # the fuzzer needs clang with libFuzzer
 .PHONY: check-calendar fuzz-calendar
