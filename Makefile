@@ -65,6 +65,15 @@ bench-scoring:
 bench-sla:
 	bash bench/sla.sh
 
+# The condition language under libFuzzer (through a throwaway server) and
+# random SQL with sqlsmith: FUZZ_SECONDS (default 60), SQLSMITH_QUERIES
+# (default 20000)
+.PHONY: fuzz-conditions sqlsmith
+fuzz-conditions:
+	bash test/fuzz/conditions.sh $(or $(FUZZ_SECONDS),60)
+sqlsmith:
+	bash test/fuzz/sqlsmith.sh $(or $(SQLSMITH_QUERIES),20000)
+
 # Mixed CRM soak with invariant checks: starts its own throwaway server;
 # SOAK_SECONDS (default 180), SOAK_CLIENTS (default 8)
 .PHONY: soak
