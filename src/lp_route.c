@@ -212,23 +212,16 @@ lp_route_decide(LpProcess *proc, HeapTuple lead, TupleDesc tupdesc, int stage,
 				LpRouteDecision *decision, StringInfo explain)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec;
+	Oid			save_userid = InvalidOid;
+	int			save_sec = 0;
 	const char *stage_name = proc->stages[stage].name;
 	bool		first_step = true;
 	Candidate  *cands = palloc(sizeof(Candidate) * Max(proc->nreps, 1));
+	bool		connected = false;
 
 	memset(decision, 0, sizeof(*decision));
 	if (explain)
 		appendStringInfoChar(explain, '[');
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(proc->history_owner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (apply)
-		LockRelationOid(proc->rep_state_relid, ExclusiveLock);
 
 	for (int ri = 0; ri < proc->nroutingrules && decision->owner == NULL; ri++)
 	{
@@ -308,7 +301,21 @@ lp_route_decide(LpProcess *proc, HeapTuple lead, TupleDesc tupdesc, int stage,
 			n++;
 		}
 		if (n > 0)
+		{
+			/* reps to weigh: take the routing lock, then read their state */
+			if (!connected)
+			{
+				GetUserIdAndSecContext(&save_userid, &save_sec);
+				SetUserIdAndSecContext(proc->history_owner,
+									   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				if (apply)
+					LockRelationOid(proc->rep_state_relid, ExclusiveLock);
+				connected = true;
+			}
 			load_state(proc, cands, n, stage_name, lead_id);
+		}
 
 		method = rule->team >= 0 ? (int) proc->teams[rule->team].method : -1;
 		for (int i = 0; i < n; i++)
@@ -388,8 +395,11 @@ lp_route_decide(LpProcess *proc, HeapTuple lead, TupleDesc tupdesc, int stage,
 		decision->owner = MemoryContextStrdup(caller, proc->default_queue);
 		decision->method = "default-queue";
 	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	if (connected)
+	{
+		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
 	if (explain)
 		appendStringInfoChar(explain, ']');
 }
@@ -612,6 +622,21 @@ require_routing(LpProcess *proc)
 }
 
 /*
+ * lead_id_arg
+ *		The lead_id argument of route() and route_preview(), not null.
+ */
+static int64
+lead_id_arg(FunctionCallInfo fcinfo, LpProcess *proc)
+{
+	require_routing(proc);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("lead_id must not be null"));
+	return PG_GETARG_INT64(0);
+}
+
+/*
  * lp_route
  *		route(lead_id, reassign, actor, at): give the lead the owner routing
  *		picks now and return it.
@@ -631,12 +656,7 @@ lp_route(PG_FUNCTION_ARGS)
 	LpRouteDecision decision;
 	const char *save_actor = lp_actor;
 
-	require_routing(proc);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("lead_id must not be null"));
-	lead_id = PG_GETARG_INT64(0);
+	lead_id = lead_id_arg(fcinfo, proc);
 
 	lead = fetch_lead(lead_id, true, &tupdesc);
 	owner = tuple_text(lead, tupdesc, proc->lead.owner);
@@ -703,12 +723,7 @@ lp_route_preview(PG_FUNCTION_ARGS)
 	StringInfoData steps;
 	StringInfoData buf;
 
-	require_routing(proc);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("lead_id must not be null"));
-	lead_id = PG_GETARG_INT64(0);
+	lead_id = lead_id_arg(fcinfo, proc);
 	lead = fetch_lead(lead_id, false, &tupdesc);
 	owner = tuple_text(lead, tupdesc, proc->lead.owner);
 	stage = lead_stage(proc, lead, tupdesc);
