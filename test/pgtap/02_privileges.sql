@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(379);
+SELECT plan(427);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -75,7 +75,9 @@ SELECT r.n, r.rel, l.level,
 	(22, 'assignment',      '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(23, 'calendar',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(24, 'calendar_hours',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
-	(25, 'calendar_holiday', '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
+	(25, 'calendar_holiday', '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(26, 'sla_policy',      '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(27, 'sla_clock',       '{SELECT}', '{SELECT}', '{SELECT}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -123,7 +125,15 @@ SELECT f.n, f.func, f.args, l.level,
 	(36, 'business_time_between', '{text,timestamptz,timestamptz}'::name[], 1),
 	(37, 'calendar_validate_trigger', '{}'::name[], NULL),
 	(38, 'calendar_hours_validate_trigger', '{}'::name[], NULL),
-	(39, 'calendar_holiday_validate_trigger', '{}'::name[], NULL)
+	(39, 'calendar_holiday_validate_trigger', '{}'::name[], NULL),
+	(40, 'sla_policy_validate_trigger', '{}'::name[], NULL),
+	(41, 'sla_history_trigger', '{}'::name[], NULL),
+	(42, 'sla_attempt_trigger', '{}'::name[], NULL),
+	(43, 'sla_calendar_trigger', '{}'::name[], NULL),
+	(44, 'sla_breach', '{timestamptz}'::name[], 3),
+	(45, 'sla_record_action', '{bigint,bigint,timestamptz,text}'::name[], 3),
+	(46, 'sla_rebase', '{text,timestamptz}'::name[], 3),
+	(47, 'sla_recompute', '{text,timestamptz}'::name[], 3)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
