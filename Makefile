@@ -10,7 +10,8 @@ OBJS = \
 	src/lp_condition.o \
 	src/lp_score.o \
 	src/lp_route.o \
-	src/lp_stage.o
+	src/lp_stage.o \
+	src/lp_worker.o
 
 DATA = $(wildcard sql/lead_process--*.sql)
 PGFILEDESC = "lead_process - lead scoring, stages, recycling and SLAs"
