@@ -9,6 +9,7 @@ OBJS = \
 	src/lp_calendar.o \
 	src/lp_condition.o \
 	src/lp_score.o \
+	src/lp_sla.o \
 	src/lp_route.o \
 	src/lp_stage.o \
 	src/lp_worker.o

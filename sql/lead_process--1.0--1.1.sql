@@ -852,11 +852,13 @@ BEGIN
 		END;
 	END LOOP;
 
+	/* the stale search reads every lead: skip it when no stage has stale_after */
 	FOR lead_id IN
 		SELECT l.id
 		  FROM lead_process.lead l
 		  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) l.stage
-		 WHERE s.stale_after IS NOT NULL
+		 WHERE EXISTS (SELECT FROM lead_process.stage x WHERE x.stale_after IS NOT NULL)
+		   AND s.stale_after IS NOT NULL
 		   AND l.stage_changed_at OPERATOR(pg_catalog.<=) (as_of OPERATOR(pg_catalog.-) s.stale_after)
 		   AND EXISTS (SELECT 1 FROM lead_process.transition t
 						WHERE t.from_stage OPERATOR(pg_catalog.=) l.stage
@@ -1264,7 +1266,6 @@ CREATE TABLE lead_process.sla_clock (
 	PRIMARY KEY (lead_id, id)
 );
 CREATE INDEX sla_clock_due_idx ON lead_process.sla_clock (due_at) WHERE state OPERATOR(pg_catalog.=) 'running';
-CREATE INDEX sla_clock_calendar_idx ON lead_process.sla_clock (calendar) WHERE state OPERATOR(pg_catalog.=) 'running';
 CREATE INDEX sla_clock_policy_idx ON lead_process.sla_clock (policy_id, started_at);
 COMMENT ON TABLE lead_process.sla_clock IS
 	'SLA clocks, maintained by lead_process: one per lead, stage entry and policy kind, from the stage entry to the goal (met), the deadline (breached, by sweep()) or leaving the stage otherwise (cancelled)';
@@ -1296,7 +1297,6 @@ COMMENT ON COLUMN lead_process.sla_clock.next_clock_id IS 'Clock a reassignment 
 COMMENT ON COLUMN lead_process.sla_clock.on_time IS 'true: met by the deadline; false: breached or met late; NULL: running or cancelled';
 COMMENT ON INDEX lead_process.sla_clock_pkey IS 'Clocks by lead (lead_id first, for co-location on lead_id)';
 COMMENT ON INDEX lead_process.sla_clock_due_idx IS 'Running clocks by deadline: sweep() reads only the due ones';
-COMMENT ON INDEX lead_process.sla_clock_calendar_idx IS 'Running clocks by calendar, for calendar edits';
 COMMENT ON INDEX lead_process.sla_clock_policy_idx IS 'Clocks by policy and start, for compliance metrics';
 COMMENT ON SEQUENCE lead_process.sla_clock_id_seq IS 'Identity of sla_clock.id';
 
@@ -1377,125 +1377,28 @@ SELECT pg_catalog.pg_extension_config_dump(
 	pg_catalog.pg_get_serial_sequence('lead_process.sla_clock', 'id')::pg_catalog.regclass, '');
 
 /*
- * Stage changes start and stop clocks.  The history row of a change that
- * leaves a stage meets the lead's running leave-stage clocks and cancels
- * its other running clocks; the history row of a change that enters a
- * stage starts, for each policy kind, the clock of the first active policy
- * of the stage (by priority, id) whose condition the lead matches.  History
- * rows are written while the change holds the lead's row lock.
+ * Stage changes start and stop clocks, contact attempts advance them
+ * (src/lp_sla.c).  The history trigger is a ROW trigger: each history row
+ * is written by a statement of its own, and a per-backend cache of the
+ * stages that have policies lets changes of other stages return at once.
+ * It runs as the owner of stage_history, who alone inserts history rows;
+ * the attempt trigger runs as the extension owner (SECURITY DEFINER), once
+ * per statement.
  */
 CREATE FUNCTION lead_process.sla_history_trigger() RETURNS trigger
-	LANGUAGE plpgsql SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	UPDATE lead_process.sla_clock c
-	   SET state = CASE WHEN c.kind OPERATOR(pg_catalog.=) 'leave-stage' THEN 'met' ELSE 'cancelled' END,
-		   met_at = CASE WHEN c.kind OPERATOR(pg_catalog.=) 'leave-stage' THEN h.changed_at END,
-		   cancelled_at = CASE WHEN c.kind OPERATOR(pg_catalog.<>) 'leave-stage' THEN h.changed_at END
-	  FROM (SELECT DISTINCT ON (n.lead_id) n.lead_id, n.changed_at
-			  FROM new_history n
-			 WHERE n.from_stage OPERATOR(pg_catalog.<>) n.to_stage
-			 ORDER BY n.lead_id, n.id) h
-	 WHERE c.lead_id OPERATOR(pg_catalog.=) h.lead_id
-	   AND c.state OPERATOR(pg_catalog.=) 'running';
-
-	INSERT INTO lead_process.sla_clock (lead_id, policy_id, kind, stage, calendar, target,
-										attempts_needed, owner, started_at, anchor_at, due_at)
-	SELECT s.lead_id, p.id, p.kind, p.stage, p.calendar, p.target, p.attempts, s.owner,
-		   s.changed_at, s.changed_at,
-		   lead_process.business_time_add(p.calendar, s.changed_at, p.target)
-	  FROM (SELECT DISTINCT ON (h.lead_id, p.kind) h.lead_id, h.changed_at, h.owner, p.id AS policy_id
-			  FROM (SELECT DISTINCT ON (n.lead_id) n.lead_id, n.to_stage, n.changed_at, n.owner
-					  FROM new_history n
-					 WHERE n.from_stage IS DISTINCT FROM n.to_stage
-					 ORDER BY n.lead_id, n.id DESC) h
-			  JOIN lead_process.sla_policy p
-				ON p.stage OPERATOR(pg_catalog.=) h.to_stage AND p.active
-			  JOIN lead_process.lead l ON l.id OPERATOR(pg_catalog.=) h.lead_id
-			 WHERE p.condition IS NULL OR lead_process.condition_matches(p.condition, l)
-			 ORDER BY h.lead_id, p.kind, p.priority, p.id) s
-	  JOIN lead_process.sla_policy p ON p.id OPERATOR(pg_catalog.=) s.policy_id
-	 ORDER BY s.lead_id, p.kind;
-	RETURN NULL;
-END
-$$;
+	LANGUAGE c AS 'MODULE_PATHNAME', 'lp_sla_history_trigger';
 COMMENT ON FUNCTION lead_process.sla_history_trigger() IS
-	'AFTER INSERT FOR EACH STATEMENT trigger on stage_history: closes the clocks of leads that left a stage and starts the clocks of the stage entered';
+	'AFTER INSERT FOR EACH ROW trigger on stage_history: a change out of a stage meets the lead''s leave-stage clocks and cancels its other running clocks; a change into a stage starts, per kind, the clock of the first active matching policy (priority, id)';
 CREATE TRIGGER sla_clocks
 	AFTER INSERT ON lead_process.stage_history
-	REFERENCING NEW TABLE AS new_history
-	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_history_trigger();
+	FOR EACH ROW EXECUTE FUNCTION lead_process.sla_history_trigger();
 COMMENT ON TRIGGER sla_clocks ON lead_process.stage_history IS
 	'Starts, meets and cancels SLA clocks on stage changes';
 
-/*
- * Contact attempts advance clocks: every attempt on the lead at or after
- * the clock's start counts, whoever made it and whatever its outcome
- * (docs/sla.md says why).  The first one meets a first-contact clock and
- * sets the follow-up time of every running clock of the lead (and of a
- * breached clock of the lead's current stage that had none: late
- * follow-ups count in the metrics); the attempts-th one meets an attempts
- * clock.  The leads are locked first, in
- * id order, like every other path that writes clocks.
- */
 CREATE FUNCTION lead_process.sla_attempt_trigger() RETURNS trigger
-	LANGUAGE plpgsql SECURITY DEFINER
+	LANGUAGE c SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM FROM lead_process.lead l
-	  WHERE l.id IN (SELECT a.lead_id FROM new_attempt a)
-		AND EXISTS (SELECT FROM lead_process.sla_clock c
-					 WHERE c.lead_id OPERATOR(pg_catalog.=) l.id
-					   AND (c.state OPERATOR(pg_catalog.=) 'running'
-							OR (c.state OPERATOR(pg_catalog.=) 'breached'
-								AND c.first_attempt_at IS NULL
-								AND c.stage OPERATOR(pg_catalog.=) l.stage)))
-	  ORDER BY l.id
-	  FOR NO KEY UPDATE OF l;
-	IF NOT FOUND THEN
-		RETURN NULL;
-	END IF;
-
-	WITH a AS (
-		SELECT c.lead_id, c.id, a.occurred_at, c.kind, c.attempts_needed,
-			   c.attempts OPERATOR(pg_catalog.+) pg_catalog.row_number()
-				   OVER (PARTITION BY c.lead_id, c.id ORDER BY a.occurred_at, a.id) AS n
-		  FROM lead_process.sla_clock c
-		  JOIN new_attempt a
-			ON a.lead_id OPERATOR(pg_catalog.=) c.lead_id
-		   AND a.occurred_at OPERATOR(pg_catalog.>=) c.started_at
-		  JOIN lead_process.lead l ON l.id OPERATOR(pg_catalog.=) c.lead_id
-		 WHERE c.state OPERATOR(pg_catalog.=) 'running'
-			OR (c.state OPERATOR(pg_catalog.=) 'breached'
-				AND c.first_attempt_at IS NULL
-				AND c.stage OPERATOR(pg_catalog.=) l.stage)
-	), g AS (
-		SELECT a.lead_id, a.id, pg_catalog.max(a.n) AS attempts,
-			   pg_catalog.min(a.occurred_at) AS first_at,
-			   pg_catalog.min(a.occurred_at) FILTER (
-				   WHERE a.kind OPERATOR(pg_catalog.=) 'first-contact'
-					  OR (a.kind OPERATOR(pg_catalog.=) 'attempts'
-						  AND a.n OPERATOR(pg_catalog.>=) a.attempts_needed)) AS goal_at
-		  FROM a
-		 GROUP BY a.lead_id, a.id
-	)
-	UPDATE lead_process.sla_clock c
-	   SET attempts = g.attempts::integer,
-		   first_attempt_at = COALESCE(c.first_attempt_at, g.first_at),
-		   follow_up = COALESCE(c.follow_up, g.first_at OPERATOR(pg_catalog.-) c.started_at),
-		   follow_up_business = COALESCE(c.follow_up_business,
-				lead_process.business_time_between(c.calendar, c.started_at, g.first_at)),
-		   state = CASE WHEN g.goal_at IS NOT NULL AND c.state OPERATOR(pg_catalog.=) 'running'
-						THEN 'met' ELSE c.state END,
-		   met_at = CASE WHEN c.state OPERATOR(pg_catalog.=) 'running' THEN g.goal_at END
-	  FROM g
-	 WHERE c.lead_id OPERATOR(pg_catalog.=) g.lead_id
-	   AND c.id OPERATOR(pg_catalog.=) g.id;
-	RETURN NULL;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'lp_sla_attempt_trigger';
 COMMENT ON FUNCTION lead_process.sla_attempt_trigger() IS
 	'AFTER INSERT FOR EACH STATEMENT trigger on contact_attempt: counts the attempts on running clocks, records the follow-up time and meets first-contact and attempts clocks';
 CREATE TRIGGER sla_clocks
@@ -1504,6 +1407,12 @@ CREATE TRIGGER sla_clocks
 	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_attempt_trigger();
 COMMENT ON TRIGGER sla_clocks ON lead_process.contact_attempt IS
 	'Advances and meets SLA clocks on contact attempts';
+
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.sla_policy FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+COMMENT ON TRIGGER config_changed ON lead_process.sla_policy IS
+	'Invalidates the cache of stages with SLA policies in every session';
 
 /*
  * The breach half of sweep(): marks the running clocks due at as_of as

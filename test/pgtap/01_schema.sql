@@ -621,7 +621,7 @@ SELECT triggers_are('lead_process', 'calendar_hours', ARRAY['config_changed', 'c
 SELECT triggers_are('lead_process', 'calendar_holiday', ARRAY['config_changed', 'calendar_holiday_validate',
 	'sla_rebase', 'sla_recompute_insert', 'sla_recompute_update', 'sla_recompute_delete']);
 SELECT triggers_are('lead_process', 'contact_attempt', ARRAY['sla_clocks']);
-SELECT triggers_are('lead_process', 'sla_policy', ARRAY['sla_policy_condition', 'sla_policy_validate']);
+SELECT triggers_are('lead_process', 'sla_policy', ARRAY['config_changed', 'sla_policy_condition', 'sla_policy_validate']);
 
 /* Timing, level, events and function of every trigger in the schema */
 SELECT set_eq($$
@@ -670,7 +670,8 @@ $$, $$ VALUES
 	('calendar_holiday', 'calendar_holiday_validate', 'lead_process.calendar_holiday_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
 	('sla_policy', 'sla_policy_condition', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
 	('sla_policy', 'sla_policy_validate', 'lead_process.sla_policy_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
-	('stage_history', 'sla_clocks', 'lead_process.sla_history_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
+	('stage_history', 'sla_clocks', 'lead_process.sla_history_trigger', 'AFTER', 'ROW', 'INSERT', 'O'),
+	('sla_policy', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('contact_attempt', 'sla_clocks', 'lead_process.sla_attempt_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
 	('calendar', 'sla_rebase', 'lead_process.sla_calendar_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
 	('calendar_hours', 'sla_rebase', 'lead_process.sla_calendar_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE OR DELETE', 'O'),
