@@ -158,6 +158,24 @@ UPDATE lead_process.calendar_hours SET opens = '09:00', closes = '17:00'
  WHERE calendar = 'office' AND weekday = 1;
 SELECT due_at FROM lead_process.sla_clock WHERE lead_id = 6;
 
+-- An action that fails is rolled back alone and recorded on its clock;
+-- the breach stays.  The sweep runs here as a role of the admin level.
+INSERT INTO lead_process.sla_policy (name, stage, kind, target, action)
+VALUES ('opportunity', 'opportunity', 'leave-stage', '2 hours', 'recycle');
+INSERT INTO lead_process.lead (id, email, stage, stage_changed_at)
+VALUES (7, 'g@example.com', 'opportunity', '2026-03-02 09:00+00');
+DELETE FROM lead_process.transition WHERE from_stage = 'opportunity' AND kind = 'recycle';
+CREATE ROLE regress_sla_admin;
+SELECT lead_process.grant_admin('regress_sla_admin');
+SET ROLE regress_sla_admin;
+SELECT * FROM lead_process.sweep('2026-03-02 12:00+00');
+RESET ROLE;
+SELECT lead_id, state, breached_at, action, action_error FROM lead_process.sla_clock WHERE lead_id = 7;
+SELECT stage FROM lead_process.lead WHERE id = 7;
+SELECT count(*) AS events FROM lead_process.event WHERE type = 'sla_breached' AND lead_id = 7;
+SELECT lead_process.revoke_all('regress_sla_admin');
+DROP ROLE regress_sla_admin;
+
 -- Leads are erased with their clocks
 DELETE FROM lead_process.lead WHERE id = 6;
 SELECT count(*) FROM lead_process.sla_clock WHERE lead_id = 6;
