@@ -1668,6 +1668,9 @@ COMMENT ON TRIGGER sla_recompute_update ON lead_process.calendar_holiday IS 'Rec
 COMMENT ON TRIGGER sla_recompute_delete ON lead_process.calendar_holiday IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
 COMMENT ON TRIGGER sla_recompute_update ON lead_process.calendar IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
 
+COMMENT ON COLUMN lead_process.event.type IS
+	'lead_created, stage_changed, status_changed, lead_recycled or lead_disqualified; lead_assigned (routing); sla_breached (sweep(), an SLA clock past its deadline; the payload names the clock, policy and action)';
+
 REVOKE ALL ON FUNCTION lead_process.sla_policy_validate_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.sla_history_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.sla_attempt_trigger() FROM PUBLIC;
