@@ -9,8 +9,10 @@ OBJS = \
 	src/lp_calendar.o \
 	src/lp_condition.o \
 	src/lp_score.o \
+	src/lp_sla.o \
 	src/lp_route.o \
-	src/lp_stage.o
+	src/lp_stage.o \
+	src/lp_worker.o
 
 DATA = $(wildcard sql/lead_process--*.sql)
 PGFILEDESC = "lead_process - lead scoring, stages, recycling and SLAs"
@@ -20,9 +22,9 @@ PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 # CI and developers add LP_CFLAGS="-Werror -DUSE_ASSERT_CHECKING"
 PG_CFLAGS = -Wall -Wextra $(LP_CFLAGS)
 
-REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring scoring_time events routing row_security calendar upgrade
+REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring scoring_time events routing row_security calendar sla upgrade
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/lead_process.conf
-ISOLATION = stage_race config_cache events score_race ingest_races handoff_race calendar_cache
+ISOLATION = stage_race config_cache events score_race ingest_races handoff_race calendar_cache sla_sweep_race
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
 	--temp-instance=./tmp_check_iso --temp-config=test/lead_process.conf
 TAP_TESTS = 1

@@ -853,8 +853,9 @@ COMMENT ON FUNCTION lead_process.reject(bigint, text, text, timestamptz) IS
 	'Sales rejects a handed-off lead: recycles it to marketing along its reject edge with a reason (default rejected)';
 
 /*
- * The sweep: time-driven work, run by pg_cron or any scheduler with an
- * explicit time.  Stale leads: in a stage with stale_after, entered at least
+ * The sweep: time-driven work, run by pg_cron, the lead_process worker or
+ * any scheduler with an explicit time.  SLA breaches: see the section "SLA
+ * policies and clocks" (sla_breach()).  Stale leads: in a stage with stale_after, entered at least
  * that long before as_of, with no activity and no contact attempt since.
  * Candidates are locked with SKIP LOCKED, so two sweeps never act on the
  * same lead and a sweep never waits for a CRM transaction (the lead is
@@ -869,15 +870,49 @@ AS $$
 DECLARE
 	lead_id bigint;
 	stale bigint := 0;
+	b record;
+	breached bigint := 0;
+	reassigned bigint := 0;
+	recycled bigint := 0;
+	failed bigint := 0;
+	msg text;
 BEGIN
 	IF as_of IS NULL THEN
 		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	/*
+	 * SLA breaches first: sla_breach() locks the calendars before any lead,
+	 * the lock order of every path that writes clocks.  An action that fails
+	 * (no rep to reassign to, a transition removed) is rolled back alone and
+	 * recorded on its clock; the breach stays.
+	 */
+	FOR b IN SELECT * FROM lead_process.sla_breach(as_of) LOOP
+		breached := breached OPERATOR(pg_catalog.+) 1;
+		CONTINUE WHEN b.clock_action NOT IN ('reassign', 'recycle');
+		BEGIN
+			IF b.clock_action OPERATOR(pg_catalog.=) 'reassign' THEN
+				PERFORM lead_process.route(b.clock_lead_id, true, 'lead_process.sweep', as_of);
+				PERFORM lead_process.sla_record_action(b.clock_lead_id, b.clock_id, as_of);
+				reassigned := reassigned OPERATOR(pg_catalog.+) 1;
+			ELSE
+				PERFORM lead_process.recycle(b.clock_lead_id, 'sla-breach', 'lead_process.sweep', as_of);
+				recycled := recycled OPERATOR(pg_catalog.+) 1;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+			RAISE WARNING 'SLA action % of clock % of lead % failed: %', b.clock_action, b.clock_id, b.clock_lead_id, msg;
+			PERFORM lead_process.sla_record_action(b.clock_lead_id, b.clock_id, as_of, msg);
+			failed := failed OPERATOR(pg_catalog.+) 1;
+		END;
+	END LOOP;
+
+	/* the stale search reads every lead: skip it when no stage has stale_after */
 	FOR lead_id IN
 		SELECT l.id
 		  FROM lead_process.lead l
 		  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) l.stage
-		 WHERE s.stale_after IS NOT NULL
+		 WHERE EXISTS (SELECT FROM lead_process.stage x WHERE x.stale_after IS NOT NULL)
+		   AND s.stale_after IS NOT NULL
 		   AND l.stage_changed_at OPERATOR(pg_catalog.<=) (as_of OPERATOR(pg_catalog.-) s.stale_after)
 		   AND (SELECT pg_catalog.count(*) FROM lead_process.transition t
 				 WHERE t.from_stage OPERATOR(pg_catalog.=) l.stage
@@ -894,13 +929,26 @@ BEGIN
 		PERFORM lead_process.recycle(lead_id, 'stale', 'lead_process.sweep', as_of);
 		stale := stale OPERATOR(pg_catalog.+) 1;
 	END LOOP;
+
 	action := 'recycled-stale';
 	leads := stale;
+	RETURN NEXT;
+	action := 'sla-breached';
+	leads := breached;
+	RETURN NEXT;
+	action := 'sla-reassigned';
+	leads := reassigned;
+	RETURN NEXT;
+	action := 'sla-recycled';
+	leads := recycled;
+	RETURN NEXT;
+	action := 'sla-action-failed';
+	leads := failed;
 	RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION lead_process.sweep(timestamptz) IS
-	'Time-driven work as of the given time: recycles leads that stayed in a stage with stale_after without activity or contact (reason stale); returns what it did. Safe to run concurrently; schedule it with pg_cron';
+	'Time-driven work as of the given time: marks SLA clocks due by then as breached and applies their policies'' actions, and recycles leads that stayed in a stage with stale_after without activity or contact (reason stale); returns what it did. Safe to run concurrently; schedule it with pg_cron or the lead_process worker';
 
 REVOKE ALL ON FUNCTION lead_process.sweep(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.condition_validate_trigger() FROM PUBLIC;
@@ -1040,14 +1088,18 @@ BEGIN
 	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.rescore_fit(bigint), '
 				   'lead_process.rescore_behaviour(bigint), '
 				   'lead_process.prune_events(), '
-				   'lead_process.sweep(timestamptz) TO %s', role);
+				   'lead_process.sweep(timestamptz), '
+				   'lead_process.sla_breach(timestamptz), '
+				   'lead_process.sla_record_action(bigint, bigint, timestamptz, text), '
+				   'lead_process.sla_rebase(text, timestamptz), '
+				   'lead_process.sla_recompute(text, timestamptz) TO %s', role);
 	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON lead_process.fit_rule, '
 				   'lead_process.behaviour_rule, lead_process.event_consumer TO %s', role);
 	EXECUTE format('GRANT DELETE ON lead_process.event, lead_process.assignment TO %s', role);
 	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON lead_process.team, lead_process.rep, '
 				   'lead_process.rep_capacity, lead_process.queue, lead_process.routing_rule, '
 				   'lead_process.rep_state, lead_process.calendar, lead_process.calendar_hours, '
-				   'lead_process.calendar_holiday TO %s', role);
+				   'lead_process.calendar_holiday, lead_process.sla_policy TO %s', role);
 END
 $$;
 
@@ -1255,3 +1307,503 @@ REVOKE ALL ON FUNCTION lead_process.calendar_hours_validate_trigger() FROM PUBLI
 REVOKE ALL ON FUNCTION lead_process.calendar_holiday_validate_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.business_time_add(text, timestamptz, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.business_time_between(text, timestamptz, timestamptz) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * SLA policies and clocks: per-stage deadlines in business time, started
+ * and closed by stage changes and contact attempts, breached by sweep()
+ * (docs/sla.md)
+ *
+ * Lock order, the same on every path, so that no two paths deadlock:
+ * calendar row, then lead rows (by id), then clock rows.  A stage change
+ * holds its lead's row lock when its history row arrives; a contact
+ * attempt locks its leads first; sweep() takes the calendars FOR SHARE,
+ * then each due lead and clock with SKIP LOCKED (it never waits for a
+ * CRM transaction); a calendar edit locks the calendar row, then the
+ * leads of the calendar's running clocks by id.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE lead_process.sla_policy (
+	id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	name        text NOT NULL UNIQUE CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>) 0),
+	stage       text NOT NULL REFERENCES lead_process.stage (name) ON UPDATE CASCADE,
+	kind        text NOT NULL CHECK (kind IN ('leave-stage', 'first-contact', 'attempts')),
+	condition   jsonb,
+	target      interval NOT NULL,
+	attempts    integer CHECK (attempts OPERATOR(pg_catalog.>) 0),
+	calendar    text NOT NULL DEFAULT 'default'
+		REFERENCES lead_process.calendar (name) ON UPDATE CASCADE,
+	action      text NOT NULL DEFAULT 'flag'
+		CHECK (action IN ('flag', 'notify', 'reassign', 'recycle')),
+	priority    integer NOT NULL DEFAULT 100,
+	active      boolean NOT NULL DEFAULT true,
+	description text,
+	CHECK ((kind OPERATOR(pg_catalog.=) 'attempts') OPERATOR(pg_catalog.=) (attempts IS NOT NULL))
+);
+CREATE INDEX sla_policy_stage_idx ON lead_process.sla_policy (stage, kind, priority, id);
+COMMENT ON TABLE lead_process.sla_policy IS
+	'SLA policies: a deadline in business time on a stage, optionally narrowed by a condition; per stage and kind the first active matching policy by (priority, id) starts a clock when a lead enters the stage';
+COMMENT ON COLUMN lead_process.sla_policy.id IS 'Policy id';
+COMMENT ON COLUMN lead_process.sla_policy.name IS 'Unique policy name, shown in clocks and events';
+COMMENT ON COLUMN lead_process.sla_policy.stage IS 'Stage whose entry starts the clock';
+COMMENT ON COLUMN lead_process.sla_policy.kind IS
+	'leave-stage (the lead must leave the stage by the deadline, e.g. accept or reject an mql), first-contact (a contact attempt by the deadline), attempts (attempts contact attempts by the deadline)';
+COMMENT ON COLUMN lead_process.sla_policy.condition IS 'Condition on the lead at stage entry (docs/conditions.md); NULL matches every lead';
+COMMENT ON COLUMN lead_process.sla_policy.target IS 'Business time allowed, in days (24 hours each), hours and minutes of the calendar';
+COMMENT ON COLUMN lead_process.sla_policy.attempts IS 'Contact attempts required (kind attempts only)';
+COMMENT ON COLUMN lead_process.sla_policy.calendar IS 'Business calendar the target is counted in';
+COMMENT ON COLUMN lead_process.sla_policy.action IS
+	'What sweep() does on a breach besides recording it and its sla_breached event: flag (nothing more), notify (the event asks consumers to alert the owner), reassign (route the lead to another rep and start a new clock), recycle (recycle the lead, reason sla-breach)';
+COMMENT ON COLUMN lead_process.sla_policy.priority IS 'Among policies of one stage and kind, the lowest matching priority wins; ties by id';
+COMMENT ON COLUMN lead_process.sla_policy.active IS 'Inactive policies start no clocks; running clocks keep running';
+COMMENT ON COLUMN lead_process.sla_policy.description IS 'Why the policy exists';
+COMMENT ON INDEX lead_process.sla_policy_pkey IS 'SLA policies by id';
+COMMENT ON INDEX lead_process.sla_policy_name_key IS 'SLA policies by name';
+COMMENT ON INDEX lead_process.sla_policy_stage_idx IS 'SLA policies in matching order per stage and kind';
+COMMENT ON SEQUENCE lead_process.sla_policy_id_seq IS 'Identity of sla_policy.id';
+
+CREATE TABLE lead_process.sla_clock (
+	id                 bigint GENERATED ALWAYS AS IDENTITY,
+	lead_id            bigint NOT NULL REFERENCES lead_process.lead (id) ON DELETE CASCADE,
+	policy_id          bigint NOT NULL REFERENCES lead_process.sla_policy (id),
+	kind               text NOT NULL,
+	stage              text NOT NULL,
+	calendar           text NOT NULL,
+	target             interval NOT NULL,
+	attempts_needed    integer,
+	owner              text,
+	state              text NOT NULL DEFAULT 'running'
+		CHECK (state IN ('running', 'met', 'breached', 'cancelled')),
+	started_at         timestamptz NOT NULL,
+	anchor_at          timestamptz NOT NULL,
+	used               interval NOT NULL DEFAULT '0',
+	due_at             timestamptz NOT NULL,
+	attempts           integer NOT NULL DEFAULT 0,
+	first_attempt_at   timestamptz,
+	follow_up          interval,
+	follow_up_business interval,
+	met_at             timestamptz,
+	breached_at        timestamptz,
+	cancelled_at       timestamptz,
+	action             text,
+	handled_at         timestamptz,
+	action_error       text,
+	next_clock_id      bigint,
+	on_time            boolean GENERATED ALWAYS AS (
+		CASE state WHEN 'met' THEN met_at OPERATOR(pg_catalog.<=) due_at
+				   WHEN 'breached' THEN false END) STORED,
+	PRIMARY KEY (lead_id, id)
+);
+CREATE INDEX sla_clock_due_idx ON lead_process.sla_clock (due_at) WHERE state OPERATOR(pg_catalog.=) 'running';
+CREATE INDEX sla_clock_policy_idx ON lead_process.sla_clock (policy_id, started_at);
+COMMENT ON TABLE lead_process.sla_clock IS
+	'SLA clocks, maintained by lead_process: one per lead, stage entry and policy kind, from the stage entry to the goal (met), the deadline (breached, by sweep()) or leaving the stage otherwise (cancelled)';
+COMMENT ON COLUMN lead_process.sla_clock.id IS 'Clock id, increasing in start order';
+COMMENT ON COLUMN lead_process.sla_clock.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.sla_clock.policy_id IS 'Policy that started the clock';
+COMMENT ON COLUMN lead_process.sla_clock.kind IS 'Policy kind at start: leave-stage, first-contact or attempts';
+COMMENT ON COLUMN lead_process.sla_clock.stage IS 'Stage the clock belongs to';
+COMMENT ON COLUMN lead_process.sla_clock.calendar IS 'Calendar the deadline is counted in (the policy''s at start)';
+COMMENT ON COLUMN lead_process.sla_clock.target IS 'Business time allowed (the policy''s at start)';
+COMMENT ON COLUMN lead_process.sla_clock.attempts_needed IS 'Contact attempts required (kind attempts)';
+COMMENT ON COLUMN lead_process.sla_clock.owner IS 'Lead owner when the clock started';
+COMMENT ON COLUMN lead_process.sla_clock.state IS 'running, met, breached or cancelled';
+COMMENT ON COLUMN lead_process.sla_clock.started_at IS 'When the clock started (stage entry, or the sweep that reassigned the lead)';
+COMMENT ON COLUMN lead_process.sla_clock.anchor_at IS 'Business time is counted from here (started_at, or the last calendar edit while running)';
+COMMENT ON COLUMN lead_process.sla_clock.used IS 'Business time used before anchor_at, under the calendar as it was then';
+COMMENT ON COLUMN lead_process.sla_clock.due_at IS 'Deadline: business_time_add(calendar, anchor_at, target - used)';
+COMMENT ON COLUMN lead_process.sla_clock.attempts IS 'Contact attempts on the lead since started_at, while running';
+COMMENT ON COLUMN lead_process.sla_clock.first_attempt_at IS 'First contact attempt since started_at';
+COMMENT ON COLUMN lead_process.sla_clock.follow_up IS 'Follow-up time, wall clock: first_attempt_at - started_at';
+COMMENT ON COLUMN lead_process.sla_clock.follow_up_business IS 'Follow-up time in business time of the calendar';
+COMMENT ON COLUMN lead_process.sla_clock.met_at IS 'When the goal was reached (after due_at: met late, on_time false)';
+COMMENT ON COLUMN lead_process.sla_clock.breached_at IS 'Deadline passed unmet: due_at, set by the sweep that found it';
+COMMENT ON COLUMN lead_process.sla_clock.cancelled_at IS 'When the lead left the stage without reaching the goal (first-contact, attempts)';
+COMMENT ON COLUMN lead_process.sla_clock.action IS 'Action sweep() applied at the breach';
+COMMENT ON COLUMN lead_process.sla_clock.handled_at IS 'as_of of the sweep that marked the breach';
+COMMENT ON COLUMN lead_process.sla_clock.action_error IS 'Error message of a reassign or recycle that failed (the breach stays recorded)';
+COMMENT ON COLUMN lead_process.sla_clock.next_clock_id IS 'Clock a reassignment started';
+COMMENT ON COLUMN lead_process.sla_clock.on_time IS 'true: met by the deadline; false: breached or met late; NULL: running or cancelled';
+COMMENT ON INDEX lead_process.sla_clock_pkey IS 'Clocks by lead (lead_id first, for co-location on lead_id)';
+COMMENT ON INDEX lead_process.sla_clock_due_idx IS 'Running clocks by deadline: sweep() reads only the due ones';
+COMMENT ON INDEX lead_process.sla_clock_policy_idx IS 'Clocks by policy and start, for compliance metrics';
+COMMENT ON SEQUENCE lead_process.sla_clock_id_seq IS 'Identity of sla_clock.id';
+
+CREATE TRIGGER sla_policy_condition
+	BEFORE INSERT OR UPDATE OF condition ON lead_process.sla_policy
+	FOR EACH ROW EXECUTE FUNCTION lead_process.condition_validate_trigger('condition');
+COMMENT ON TRIGGER sla_policy_condition ON lead_process.sla_policy IS
+	'Validates the policy''s condition when it is written';
+
+CREATE FUNCTION lead_process.sla_policy_validate_trigger() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.kind NOT IN ('leave-stage', 'first-contact', 'attempts') THEN
+		RAISE EXCEPTION 'unknown kind "%" of SLA policy "%"', NEW.kind, NEW.name
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('The kind is "%s".', NEW.kind),
+				  HINT = 'Use leave-stage, first-contact or attempts.';
+	END IF;
+	IF NEW.action NOT IN ('flag', 'notify', 'reassign', 'recycle') THEN
+		RAISE EXCEPTION 'unknown action "%" of SLA policy "%"', NEW.action, NEW.name
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('The action is "%s".', NEW.action),
+				  HINT = 'Use flag, notify, reassign or recycle.';
+	END IF;
+	IF NEW.kind OPERATOR(pg_catalog.=) 'attempts' AND NEW.attempts IS NULL THEN
+		RAISE EXCEPTION 'SLA policy "%" of kind attempts needs a number of attempts', NEW.name
+			USING ERRCODE = 'not_null_violation',
+				  DETAIL = 'Column attempts is null.',
+				  HINT = 'Set attempts to the contact attempts required within the target, e.g. 3.';
+	END IF;
+	IF NEW.kind OPERATOR(pg_catalog.<>) 'attempts' AND NEW.attempts IS NOT NULL THEN
+		RAISE EXCEPTION 'SLA policy "%" of kind % cannot have a number of attempts', NEW.name, NEW.kind
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('attempts is %s.', NEW.attempts),
+				  HINT = 'Leave attempts null, or use kind attempts.';
+	END IF;
+	IF NEW.target OPERATOR(pg_catalog.<=) '0'::interval THEN
+		RAISE EXCEPTION 'target of SLA policy "%" must be positive', NEW.name
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('The target is %s.', NEW.target),
+				  HINT = 'Give the business time allowed in days, hours and minutes, e.g. ''8 hours''.';
+	END IF;
+	IF pg_catalog.date_part('month', NEW.target) OPERATOR(pg_catalog.<>) 0
+	   OR pg_catalog.date_part('year', NEW.target) OPERATOR(pg_catalog.<>) 0 THEN
+		RAISE EXCEPTION 'target of SLA policy "%" cannot contain months or years', NEW.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('The target is %s.', NEW.target),
+				  HINT = 'Give the target in days, hours and minutes; a day counts as 24 hours of business time.';
+	END IF;
+	IF NEW.action OPERATOR(pg_catalog.=) 'recycle' AND NOT EXISTS (
+		SELECT FROM lead_process.transition t
+		 WHERE t.from_stage OPERATOR(pg_catalog.=) NEW.stage AND t.kind IN ('recycle', 'reject')) THEN
+		RAISE EXCEPTION 'SLA policy "%" cannot recycle leads of stage "%"', NEW.name, NEW.stage
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Stage "%s" has no recycle or reject transition.', NEW.stage),
+				  HINT = 'Use action flag, notify or reassign, or add a recycle transition from the stage.';
+	END IF;
+	/* an impossible calendar fails here, not at the first stage entry */
+	PERFORM lead_process.business_time_add(NEW.calendar, pg_catalog.now(), NEW.target);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION lead_process.sla_policy_validate_trigger() IS
+	'BEFORE ROW trigger on sla_policy: refuses a target that is not a positive business duration, a recycle action on a stage without a recycle edge, and a calendar without business hours';
+CREATE TRIGGER sla_policy_validate
+	BEFORE INSERT OR UPDATE ON lead_process.sla_policy
+	FOR EACH ROW EXECUTE FUNCTION lead_process.sla_policy_validate_trigger();
+COMMENT ON TRIGGER sla_policy_validate ON lead_process.sla_policy IS
+	'Validates target, action and calendar of a policy when it is written';
+
+SELECT pg_catalog.pg_extension_config_dump('lead_process.sla_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.sla_clock', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.sla_policy', 'id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.sla_clock', 'id')::pg_catalog.regclass, '');
+
+/*
+ * Stage changes start and stop clocks, contact attempts advance them
+ * (src/lp_sla.c).  The history trigger is a ROW trigger: each history row
+ * is written by a statement of its own, and a per-backend cache of the
+ * stages that have policies lets changes of other stages return at once.
+ * It runs as the owner of stage_history, who alone inserts history rows;
+ * the attempt trigger runs as the extension owner (SECURITY DEFINER), once
+ * per statement.
+ */
+CREATE FUNCTION lead_process.sla_history_trigger() RETURNS trigger
+	LANGUAGE c AS 'MODULE_PATHNAME', 'lp_sla_history_trigger';
+COMMENT ON FUNCTION lead_process.sla_history_trigger() IS
+	'AFTER INSERT FOR EACH ROW trigger on stage_history: a change out of a stage meets the lead''s leave-stage clocks and cancels its other running clocks; a change into a stage starts, per kind, the clock of the first active matching policy (priority, id)';
+CREATE TRIGGER sla_clocks
+	AFTER INSERT ON lead_process.stage_history
+	FOR EACH ROW EXECUTE FUNCTION lead_process.sla_history_trigger();
+COMMENT ON TRIGGER sla_clocks ON lead_process.stage_history IS
+	'Starts, meets and cancels SLA clocks on stage changes';
+
+CREATE FUNCTION lead_process.sla_attempt_trigger() RETURNS trigger
+	LANGUAGE c SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'lp_sla_attempt_trigger';
+COMMENT ON FUNCTION lead_process.sla_attempt_trigger() IS
+	'AFTER INSERT FOR EACH STATEMENT trigger on contact_attempt: counts the attempts on running clocks, records the follow-up time and meets first-contact and attempts clocks';
+CREATE TRIGGER sla_clocks
+	AFTER INSERT ON lead_process.contact_attempt
+	REFERENCING NEW TABLE AS new_attempt
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_attempt_trigger();
+COMMENT ON TRIGGER sla_clocks ON lead_process.contact_attempt IS
+	'Advances and meets SLA clocks on contact attempts';
+
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.sla_policy FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+COMMENT ON TRIGGER config_changed ON lead_process.sla_policy IS
+	'Invalidates the cache of stages with SLA policies in every session';
+
+/*
+ * The breach half of sweep(): marks the running clocks due at as_of as
+ * breached, writes their sla_breached events and announces them.  Takes
+ * the calendars FOR SHARE first (a calendar edit and a sweep do not
+ * interleave), then each due clock with its lead, skipping rows another
+ * transaction holds: two sweeps never breach the same clock, and a sweep
+ * never waits for a CRM transaction (the clock is considered again next
+ * time).  The locks are held to the end of the transaction, so the
+ * actions sweep() takes next act on leads nobody else is changing.
+ */
+CREATE FUNCTION lead_process.sla_breach(as_of timestamptz)
+	RETURNS TABLE (clock_lead_id bigint, clock_id bigint, clock_action text)
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	notify boolean := pg_catalog.current_setting('lead_process.notify', true) IS DISTINCT FROM 'off';
+BEGIN
+	PERFORM FROM lead_process.calendar k ORDER BY k.name FOR SHARE OF k;
+	FOR r IN
+		WITH due AS (
+			SELECT c.lead_id, c.id
+			  FROM lead_process.sla_clock c
+			  JOIN lead_process.lead l ON l.id OPERATOR(pg_catalog.=) c.lead_id
+			 WHERE c.state OPERATOR(pg_catalog.=) 'running'
+			   AND c.due_at OPERATOR(pg_catalog.<=) sla_breach.as_of
+			 ORDER BY c.due_at
+			   FOR NO KEY UPDATE OF l, c SKIP LOCKED
+		), b AS (
+			UPDATE lead_process.sla_clock c
+			   SET state = 'breached', breached_at = c.due_at,
+				   handled_at = sla_breach.as_of, action = p.action
+			  FROM due, lead_process.sla_policy p
+			 WHERE c.lead_id OPERATOR(pg_catalog.=) due.lead_id
+			   AND c.id OPERATOR(pg_catalog.=) due.id
+			   AND p.id OPERATOR(pg_catalog.=) c.policy_id
+			RETURNING c.lead_id, c.id, c.action, c.breached_at,
+				pg_catalog.jsonb_build_object(
+					'clock_id', c.id, 'lead_id', c.lead_id, 'policy_id', c.policy_id,
+					'policy', p.name, 'kind', c.kind, 'stage', c.stage, 'owner', c.owner,
+					'started_at', c.started_at, 'due_at', c.due_at, 'attempts', c.attempts,
+					'action', c.action, 'swept_at', sla_breach.as_of) AS payload
+		), e AS (
+			INSERT INTO lead_process.event (lead_id, type, occurred_at, payload)
+			SELECT b.lead_id, 'sla_breached', b.breached_at, b.payload
+			  FROM b
+			 ORDER BY b.breached_at, b.lead_id, b.id
+			RETURNING id, lead_id, payload
+		)
+		SELECT e.id AS event_id, e.lead_id, (e.payload OPERATOR(pg_catalog.->>) 'clock_id')::bigint AS clock_id,
+			   e.payload OPERATOR(pg_catalog.->>) 'action' AS action
+		  FROM e
+		 ORDER BY e.id
+	LOOP
+		IF notify THEN
+			PERFORM pg_catalog.pg_notify('lead_process', pg_catalog.json_build_object(
+				'id', r.event_id, 'type', 'sla_breached', 'lead_id', r.lead_id,
+				'clock_id', r.clock_id, 'action', r.action)::text);
+		END IF;
+		clock_lead_id := r.lead_id;
+		clock_id := r.clock_id;
+		clock_action := r.action;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION lead_process.sla_breach(timestamptz) IS
+	'Used by sweep(): marks the running SLA clocks due at as_of as breached (SKIP LOCKED), writes and announces their sla_breached events, and returns them with the action to take';
+
+/*
+ * What sweep() does after the action of a breached clock: a reassignment
+ * that worked starts the policy's clock again for the new owner; an action
+ * that failed leaves its error on the clock.
+ */
+CREATE FUNCTION lead_process.sla_record_action(lead_id bigint, clock_id bigint,
+											   as_of timestamptz, error text DEFAULT NULL)
+	RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	next_id bigint;
+BEGIN
+	IF error IS NOT NULL THEN
+		UPDATE lead_process.sla_clock c SET action_error = sla_record_action.error
+		 WHERE c.lead_id OPERATOR(pg_catalog.=) sla_record_action.lead_id
+		   AND c.id OPERATOR(pg_catalog.=) sla_record_action.clock_id
+		   AND c.state OPERATOR(pg_catalog.=) 'breached';
+		RETURN NULL;
+	END IF;
+	INSERT INTO lead_process.sla_clock (lead_id, policy_id, kind, stage, calendar, target,
+										attempts_needed, owner, started_at, anchor_at, due_at)
+	SELECT c.lead_id, c.policy_id, c.kind, c.stage, c.calendar, c.target, c.attempts_needed,
+		   l.owner, sla_record_action.as_of, sla_record_action.as_of,
+		   lead_process.business_time_add(c.calendar, sla_record_action.as_of, c.target)
+	  FROM lead_process.sla_clock c
+	  JOIN lead_process.lead l ON l.id OPERATOR(pg_catalog.=) c.lead_id
+	 WHERE c.lead_id OPERATOR(pg_catalog.=) sla_record_action.lead_id
+	   AND c.id OPERATOR(pg_catalog.=) sla_record_action.clock_id
+	   AND c.state OPERATOR(pg_catalog.=) 'breached'
+	   AND c.action OPERATOR(pg_catalog.=) 'reassign'
+	   AND c.next_clock_id IS NULL
+	   AND l.stage OPERATOR(pg_catalog.=) c.stage
+	RETURNING id INTO next_id;
+	IF next_id IS NOT NULL THEN
+		UPDATE lead_process.sla_clock c SET next_clock_id = next_id
+		 WHERE c.lead_id OPERATOR(pg_catalog.=) sla_record_action.lead_id
+		   AND c.id OPERATOR(pg_catalog.=) sla_record_action.clock_id;
+	END IF;
+	RETURN next_id;
+END
+$$;
+COMMENT ON FUNCTION lead_process.sla_record_action(bigint, bigint, timestamptz, text) IS
+	'Used by sweep(): after a breached clock''s action, starts the new clock of a reassignment (returns its id) or records the error of a failed action';
+
+/*
+ * Calendar edits.  A running clock keeps the business time it has already
+ * used: before the first row of a calendar changes, sla_rebase() adds the
+ * business time since anchor_at, under the calendar as it still is, to
+ * used and moves anchor_at to the edit time; after the statement (and
+ * after config_changed has invalidated the compiled calendars),
+ * sla_recompute() sets due_at = business_time_add(calendar, anchor_at,
+ * target - used) under the new calendar.  Clocks already due at the edit
+ * time keep their deadline.
+ */
+CREATE FUNCTION lead_process.sla_rebase(calendar text, as_of timestamptz) RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM FROM lead_process.calendar k
+	  WHERE k.name OPERATOR(pg_catalog.=) sla_rebase.calendar FOR NO KEY UPDATE OF k;
+	PERFORM FROM lead_process.lead l
+	  WHERE l.id IN (SELECT c.lead_id FROM lead_process.sla_clock c
+					  WHERE c.state OPERATOR(pg_catalog.=) 'running'
+						AND c.calendar OPERATOR(pg_catalog.=) sla_rebase.calendar
+						AND c.due_at OPERATOR(pg_catalog.>) sla_rebase.as_of)
+	  ORDER BY l.id FOR NO KEY UPDATE OF l;
+	UPDATE lead_process.sla_clock c
+	   SET used = c.used OPERATOR(pg_catalog.+)
+				  lead_process.business_time_between(c.calendar, c.anchor_at, sla_rebase.as_of),
+		   anchor_at = sla_rebase.as_of
+	 WHERE c.state OPERATOR(pg_catalog.=) 'running'
+	   AND c.calendar OPERATOR(pg_catalog.=) sla_rebase.calendar
+	   AND c.due_at OPERATOR(pg_catalog.>) sla_rebase.as_of
+	   AND c.anchor_at OPERATOR(pg_catalog.<) sla_rebase.as_of;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION lead_process.sla_rebase(text, timestamptz) IS
+	'Before a calendar edit: running clocks of the calendar not yet due at as_of add the business time used up to as_of (under the calendar as it is) to used and count from as_of on; returns the clocks rebased. The calendar triggers call it with the transaction time';
+
+CREATE FUNCTION lead_process.sla_recompute(calendar text, as_of timestamptz) RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	UPDATE lead_process.sla_clock c
+	   SET due_at = lead_process.business_time_add(c.calendar, c.anchor_at,
+			pg_catalog.make_interval(secs => GREATEST(0::double precision,
+				pg_catalog.date_part('epoch', c.target) OPERATOR(pg_catalog.-)
+				pg_catalog.date_part('epoch', c.used))))
+	 WHERE c.state OPERATOR(pg_catalog.=) 'running'
+	   AND c.calendar OPERATOR(pg_catalog.=) sla_recompute.calendar
+	   AND c.due_at OPERATOR(pg_catalog.>) sla_recompute.as_of;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION lead_process.sla_recompute(text, timestamptz) IS
+	'After a calendar edit: running clocks of the calendar not yet due at as_of get due_at = business_time_add(calendar, anchor_at, target - used) under the calendar as it now is; returns the clocks recomputed. The calendar triggers call it with the transaction time';
+
+CREATE FUNCTION lead_process.sla_calendar_trigger() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text := CASE TG_TABLE_NAME WHEN 'calendar' THEN 'name' ELSE 'calendar' END;
+	cal text;
+BEGIN
+	IF TG_LEVEL OPERATOR(pg_catalog.=) 'ROW' THEN
+		FOR cal IN
+			SELECT DISTINCT v.c FROM (VALUES
+				(CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.->>) key END),
+				(CASE WHEN TG_OP IN ('UPDATE', 'INSERT') THEN pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.->>) key END)) v(c)
+			 WHERE v.c IS NOT NULL ORDER BY v.c
+		LOOP
+			PERFORM lead_process.sla_rebase(cal, pg_catalog.now());
+		END LOOP;
+		RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+	END IF;
+	FOR cal IN EXECUTE pg_catalog.format(
+		CASE TG_OP
+			WHEN 'INSERT' THEN 'SELECT DISTINCT pg_catalog.to_jsonb(n) OPERATOR(pg_catalog.->>) %1$L FROM new_rows n'
+			WHEN 'DELETE' THEN 'SELECT DISTINCT pg_catalog.to_jsonb(o) OPERATOR(pg_catalog.->>) %1$L FROM old_rows o'
+			ELSE 'SELECT pg_catalog.to_jsonb(o) OPERATOR(pg_catalog.->>) %1$L FROM old_rows o '
+				 'UNION SELECT pg_catalog.to_jsonb(n) OPERATOR(pg_catalog.->>) %1$L FROM new_rows n'
+		END, key)
+	LOOP
+		PERFORM lead_process.sla_recompute(cal, pg_catalog.now());
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION lead_process.sla_calendar_trigger() IS
+	'Triggers on the calendar tables: BEFORE ROW, sla_rebase() of the calendar edited; AFTER STATEMENT (after config_changed), sla_recompute() of the calendars edited';
+CREATE TRIGGER sla_rebase
+	BEFORE INSERT OR UPDATE OR DELETE ON lead_process.calendar_hours
+	FOR EACH ROW EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_rebase
+	BEFORE INSERT OR UPDATE OR DELETE ON lead_process.calendar_holiday
+	FOR EACH ROW EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_rebase
+	BEFORE UPDATE OF time_zone ON lead_process.calendar
+	FOR EACH ROW EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+/* statement triggers fire in name order: sla_recompute_* after config_changed */
+CREATE TRIGGER sla_recompute_insert AFTER INSERT ON lead_process.calendar_hours
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_recompute_update AFTER UPDATE ON lead_process.calendar_hours
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_recompute_delete AFTER DELETE ON lead_process.calendar_hours
+	REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_recompute_insert AFTER INSERT ON lead_process.calendar_holiday
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_recompute_update AFTER UPDATE ON lead_process.calendar_holiday
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_recompute_delete AFTER DELETE ON lead_process.calendar_holiday
+	REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_recompute_update AFTER UPDATE ON lead_process.calendar
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+COMMENT ON TRIGGER sla_rebase ON lead_process.calendar_hours IS 'Running SLA clocks of the calendar keep the business time they used before the edit';
+COMMENT ON TRIGGER sla_rebase ON lead_process.calendar_holiday IS 'Running SLA clocks of the calendar keep the business time they used before the edit';
+COMMENT ON TRIGGER sla_rebase ON lead_process.calendar IS 'Running SLA clocks of the calendar keep the business time they used before the edit';
+COMMENT ON TRIGGER sla_recompute_insert ON lead_process.calendar_hours IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
+COMMENT ON TRIGGER sla_recompute_update ON lead_process.calendar_hours IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
+COMMENT ON TRIGGER sla_recompute_delete ON lead_process.calendar_hours IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
+COMMENT ON TRIGGER sla_recompute_insert ON lead_process.calendar_holiday IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
+COMMENT ON TRIGGER sla_recompute_update ON lead_process.calendar_holiday IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
+COMMENT ON TRIGGER sla_recompute_delete ON lead_process.calendar_holiday IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
+COMMENT ON TRIGGER sla_recompute_update ON lead_process.calendar IS 'Recomputes the deadlines of running SLA clocks of the calendars edited';
+
+COMMENT ON COLUMN lead_process.event.type IS
+	'lead_created, stage_changed, status_changed, lead_recycled or lead_disqualified; lead_assigned (routing); sla_breached (sweep(), an SLA clock past its deadline; the payload names the clock, policy and action)';
+
+REVOKE ALL ON FUNCTION lead_process.sla_policy_validate_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.sla_history_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.sla_attempt_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.sla_breach(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.sla_record_action(bigint, bigint, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.sla_rebase(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.sla_recompute(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.sla_calendar_trigger() FROM PUBLIC;

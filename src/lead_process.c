@@ -6,7 +6,8 @@
  *
  * The library works without shared_preload_libraries: it is loaded on the
  * first call of one of its functions, and _PG_init only defines
- * backend-local state.
+ * backend-local state.  Preloaded, it also registers the sweep worker
+ * (src/lp_worker.c).
  *
  * IDENTIFICATION
  *	  src/lead_process.c
@@ -20,6 +21,7 @@
 #include "utils/guc.h"
 
 #include "lead_process.h"
+#include "lp_worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -67,6 +69,9 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/* the sweep worker's GUCs, and the worker itself when preloaded */
+	lp_worker_init();
 
 	MarkGUCPrefixReserved("lead_process");
 

@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(131);
+SELECT plan(137);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -39,7 +39,7 @@ SELECT tables_are('lead_process', ARRAY[
 	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule', 'behaviour_rule',
 	'event', 'event_consumer',
 	'team', 'rep', 'rep_capacity', 'queue', 'routing_rule', 'rep_state', 'assignment',
-	'calendar', 'calendar_hours', 'calendar_holiday']);
+	'calendar', 'calendar_hours', 'calendar_holiday', 'sla_policy', 'sla_clock']);
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
@@ -54,7 +54,9 @@ SELECT functions_are('lead_process', ARRAY[
 	'config_changed_trigger',
 	'route', 'route_preview', 'accept', 'reject', 'condition_validate_trigger', 'sweep',
 	'business_time_add', 'business_time_between', 'calendar_validate_trigger',
-	'calendar_hours_validate_trigger', 'calendar_holiday_validate_trigger']);
+	'calendar_hours_validate_trigger', 'calendar_holiday_validate_trigger',
+	'sla_policy_validate_trigger', 'sla_history_trigger', 'sla_attempt_trigger', 'sla_breach',
+	'sla_record_action', 'sla_rebase', 'sla_recompute', 'sla_calendar_trigger']);
 
 /* Every table, view and function of the schema belongs to the extension */
 SELECT is_empty($$
@@ -99,6 +101,46 @@ INSERT INTO lp_expected_columns VALUES
 	('calendar_holiday', 'closed_from', 'time without time zone', false),
 	('calendar_holiday', 'closed_until', 'time without time zone', false),
 	('calendar_holiday', 'description', 'text', false),
+
+	('sla_policy', 'id', 'bigint', true),
+	('sla_policy', 'name', 'text', true),
+	('sla_policy', 'stage', 'text', true),
+	('sla_policy', 'kind', 'text', true),
+	('sla_policy', 'condition', 'jsonb', false),
+	('sla_policy', 'target', 'interval', true),
+	('sla_policy', 'attempts', 'integer', false),
+	('sla_policy', 'calendar', 'text', true),
+	('sla_policy', 'action', 'text', true),
+	('sla_policy', 'priority', 'integer', true),
+	('sla_policy', 'active', 'boolean', true),
+	('sla_policy', 'description', 'text', false),
+
+	('sla_clock', 'id', 'bigint', true),
+	('sla_clock', 'lead_id', 'bigint', true),
+	('sla_clock', 'policy_id', 'bigint', true),
+	('sla_clock', 'kind', 'text', true),
+	('sla_clock', 'stage', 'text', true),
+	('sla_clock', 'calendar', 'text', true),
+	('sla_clock', 'target', 'interval', true),
+	('sla_clock', 'attempts_needed', 'integer', false),
+	('sla_clock', 'owner', 'text', false),
+	('sla_clock', 'state', 'text', true),
+	('sla_clock', 'started_at', 'timestamp with time zone', true),
+	('sla_clock', 'anchor_at', 'timestamp with time zone', true),
+	('sla_clock', 'used', 'interval', true),
+	('sla_clock', 'due_at', 'timestamp with time zone', true),
+	('sla_clock', 'attempts', 'integer', true),
+	('sla_clock', 'first_attempt_at', 'timestamp with time zone', false),
+	('sla_clock', 'follow_up', 'interval', false),
+	('sla_clock', 'follow_up_business', 'interval', false),
+	('sla_clock', 'met_at', 'timestamp with time zone', false),
+	('sla_clock', 'breached_at', 'timestamp with time zone', false),
+	('sla_clock', 'cancelled_at', 'timestamp with time zone', false),
+	('sla_clock', 'action', 'text', false),
+	('sla_clock', 'handled_at', 'timestamp with time zone', false),
+	('sla_clock', 'action_error', 'text', false),
+	('sla_clock', 'next_clock_id', 'bigint', false),
+	('sla_clock', 'on_time', 'boolean', false),
 
 	('stage', 'name', 'text', true),
 	('stage', 'position', 'integer', true),
@@ -317,7 +359,8 @@ SELECT columns_are('lead_process', t.tab,
 			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule'),
 			   (16, 'team'), (17, 'rep'), (18, 'rep_capacity'), (19, 'queue'),
 			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment'),
-			   (23, 'calendar'), (24, 'calendar_hours'), (25, 'calendar_holiday')) AS t(n, tab)
+			   (23, 'calendar'), (24, 'calendar_hours'), (25, 'calendar_holiday'),
+			   (26, 'sla_policy'), (27, 'sla_clock')) AS t(n, tab)
  ORDER BY t.n;
 
 SELECT set_eq(
@@ -330,7 +373,8 @@ SELECT set_eq(
 			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule'),
 			   (16, 'team'), (17, 'rep'), (18, 'rep_capacity'), (19, 'queue'),
 			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment'),
-			   (23, 'calendar'), (24, 'calendar_hours'), (25, 'calendar_holiday')) AS t(n, tab)
+			   (23, 'calendar'), (24, 'calendar_hours'), (25, 'calendar_holiday'),
+			   (26, 'sla_policy'), (27, 'sla_clock')) AS t(n, tab)
  ORDER BY t.n;
 
 /* lead.id and the per-lead ids are identities (clients may give their own) */
@@ -343,7 +387,7 @@ $$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
 			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a'),
 			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a'), ('behaviour_rule', 'id', 'd'),
 			  ('routing_rule', 'id', 'd'), ('assignment', 'id', 'a'),
-			  ('calendar_holiday', 'id', 'd') $$,
+			  ('calendar_holiday', 'id', 'd'), ('sla_policy', 'id', 'd'), ('sla_clock', 'id', 'a') $$,
 	'identity columns: lead/activity/contact_attempt by default, stage_history always');
 
 /* ------------------------------------------------------------------------
@@ -432,7 +476,11 @@ $$, $$ VALUES
 	('lead_process.rep_state', 'rep', 'lead_process.rep', 'c'),
 	('lead_process.assignment', 'lead_id', 'lead_process.lead', 'c'),
 	('lead_process.calendar_hours', 'calendar', 'lead_process.calendar', 'c'),
-	('lead_process.calendar_holiday', 'calendar', 'lead_process.calendar', 'c')
+	('lead_process.calendar_holiday', 'calendar', 'lead_process.calendar', 'c'),
+	('lead_process.sla_policy', 'stage', 'lead_process.stage', 'a'),
+	('lead_process.sla_policy', 'calendar', 'lead_process.calendar', 'a'),
+	('lead_process.sla_clock', 'lead_id', 'lead_process.lead', 'c'),
+	('lead_process.sla_clock', 'policy_id', 'lead_process.sla_policy', 'a')
 $$, 'foreign keys: per-lead rows cascade with their lead; leads block deleting their stage');
 
 /* ------------------------------------------------------------------------
@@ -525,7 +573,15 @@ $$, $$ VALUES
 	('lead_process.business_time_add(text,timestamp with time zone,interval)',
 	 'calendar text, start timestamp with time zone, amount interval', 'timestamp with time zone'),
 	('lead_process.business_time_between(text,timestamp with time zone,timestamp with time zone)',
-	 'calendar text, "from" timestamp with time zone, "to" timestamp with time zone', 'interval')
+	 'calendar text, "from" timestamp with time zone, "to" timestamp with time zone', 'interval'),
+	('lead_process.sla_breach(timestamp with time zone)', 'as_of timestamp with time zone',
+	 'TABLE(clock_lead_id bigint, clock_id bigint, clock_action text)'),
+	('lead_process.sla_record_action(bigint,bigint,timestamp with time zone,text)',
+	 'lead_id bigint, clock_id bigint, as_of timestamp with time zone, error text DEFAULT NULL::text', 'bigint'),
+	('lead_process.sla_rebase(text,timestamp with time zone)',
+	 'calendar text, as_of timestamp with time zone', 'bigint'),
+	('lead_process.sla_recompute(text,timestamp with time zone)',
+	 'calendar text, as_of timestamp with time zone', 'bigint')
 $$, 'callable functions: exact signatures, argument names, defaults and results');
 
 /* Trigger functions take no arguments and return trigger */
@@ -540,7 +596,9 @@ $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history
 			  ('lead_process.activity_guard_trigger()'),
 			  ('lead_process.condition_validate_trigger()'), ('lead_process.calendar_validate_trigger()'),
 			  ('lead_process.calendar_hours_validate_trigger()'),
-			  ('lead_process.calendar_holiday_validate_trigger()') $$,
+			  ('lead_process.calendar_holiday_validate_trigger()'),
+			  ('lead_process.sla_policy_validate_trigger()'), ('lead_process.sla_history_trigger()'),
+			  ('lead_process.sla_attempt_trigger()'), ('lead_process.sla_calendar_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -559,7 +617,7 @@ SELECT triggers_are('lead_process', 'lead',
 					ARRAY['lead_stage_insert', 'lead_stage_update',
 						  'lead_history_insert', 'lead_history_update', 'lead_deleted',
 						  'lead_truncated']);
-SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only']);
+SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only', 'sla_clocks']);
 SELECT triggers_are('lead_process', 'stage', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'stage_status', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
@@ -567,9 +625,14 @@ SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rule_validate']);
 SELECT triggers_are('lead_process', 'behaviour_rule', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed']);
-SELECT triggers_are('lead_process', 'calendar', ARRAY['config_changed', 'calendar_validate']);
-SELECT triggers_are('lead_process', 'calendar_hours', ARRAY['config_changed', 'calendar_hours_validate']);
-SELECT triggers_are('lead_process', 'calendar_holiday', ARRAY['config_changed', 'calendar_holiday_validate']);
+SELECT triggers_are('lead_process', 'calendar', ARRAY['config_changed', 'calendar_validate',
+	'sla_rebase', 'sla_recompute_update']);
+SELECT triggers_are('lead_process', 'calendar_hours', ARRAY['config_changed', 'calendar_hours_validate',
+	'sla_rebase', 'sla_recompute_insert', 'sla_recompute_update', 'sla_recompute_delete']);
+SELECT triggers_are('lead_process', 'calendar_holiday', ARRAY['config_changed', 'calendar_holiday_validate',
+	'sla_rebase', 'sla_recompute_insert', 'sla_recompute_update', 'sla_recompute_delete']);
+SELECT triggers_are('lead_process', 'contact_attempt', ARRAY['sla_clocks']);
+SELECT triggers_are('lead_process', 'sla_policy', ARRAY['config_changed', 'sla_policy_condition', 'sla_policy_validate']);
 
 /* Timing, level, events and function of every trigger in the schema */
 SELECT set_eq($$
@@ -615,7 +678,22 @@ $$, $$ VALUES
 	('calendar_holiday', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('calendar', 'calendar_validate', 'lead_process.calendar_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
 	('calendar_hours', 'calendar_hours_validate', 'lead_process.calendar_hours_validate_trigger', 'AFTER', 'ROW', 'INSERT OR UPDATE', 'O'),
-	('calendar_holiday', 'calendar_holiday_validate', 'lead_process.calendar_holiday_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O')
+	('calendar_holiday', 'calendar_holiday_validate', 'lead_process.calendar_holiday_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('sla_policy', 'sla_policy_condition', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('sla_policy', 'sla_policy_validate', 'lead_process.sla_policy_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('stage_history', 'sla_clocks', 'lead_process.sla_history_trigger', 'AFTER', 'ROW', 'INSERT', 'O'),
+	('sla_policy', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('contact_attempt', 'sla_clocks', 'lead_process.sla_attempt_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
+	('calendar', 'sla_rebase', 'lead_process.sla_calendar_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
+	('calendar_hours', 'sla_rebase', 'lead_process.sla_calendar_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE OR DELETE', 'O'),
+	('calendar_holiday', 'sla_rebase', 'lead_process.sla_calendar_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE OR DELETE', 'O'),
+	('calendar', 'sla_recompute_update', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'UPDATE', 'O'),
+	('calendar_hours', 'sla_recompute_insert', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
+	('calendar_hours', 'sla_recompute_update', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'UPDATE', 'O'),
+	('calendar_hours', 'sla_recompute_delete', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
+	('calendar_holiday', 'sla_recompute_insert', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
+	('calendar_holiday', 'sla_recompute_update', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'UPDATE', 'O'),
+	('calendar_holiday', 'sla_recompute_delete', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
 
 /* ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(395);
+SELECT plan(443);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -75,7 +75,9 @@ SELECT r.n, r.rel, l.level,
 	(22, 'assignment',      '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(23, 'calendar',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(24, 'calendar_hours',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
-	(25, 'calendar_holiday', '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
+	(25, 'calendar_holiday', '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(26, 'sla_policy',      '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	(27, 'sla_clock',       '{SELECT}', '{SELECT}', '{SELECT}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -127,7 +129,15 @@ SELECT f.n, f.func, f.args, l.level,
 	(40, 'decayed_points', '{float8,bigint,interval,timestamptz}'::name[], 1),
 	(41, 'current_score', '{lead_process.lead,timestamptz}'::name[], 1),
 	(42, 'enable_rep_security', '{boolean}'::name[], NULL),
-	(43, 'rep_security_enabled', '{}'::name[], 1)
+	(43, 'rep_security_enabled', '{}'::name[], 1),
+	(44, 'sla_policy_validate_trigger', '{}'::name[], NULL),
+	(45, 'sla_history_trigger', '{}'::name[], NULL),
+	(46, 'sla_attempt_trigger', '{}'::name[], NULL),
+	(47, 'sla_calendar_trigger', '{}'::name[], NULL),
+	(48, 'sla_breach', '{timestamptz}'::name[], 3),
+	(49, 'sla_record_action', '{bigint,bigint,timestamptz,text}'::name[], 3),
+	(50, 'sla_rebase', '{text,timestamptz}'::name[], 3),
+	(51, 'sla_recompute', '{text,timestamptz}'::name[], 3)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
