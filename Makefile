@@ -6,6 +6,7 @@ OBJS = \
 	src/lead_process.o \
 	src/lp_cache.o \
 	src/lp_condition.o \
+	src/lp_metrics.o \
 	src/lp_score.o \
 	src/lp_stage.o
 
