@@ -18,9 +18,9 @@ PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 # CI and developers add LP_CFLAGS="-Werror -DUSE_ASSERT_CHECKING"
 PG_CFLAGS = -Wall -Wextra $(LP_CFLAGS)
 
-REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring events upgrade
+REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring events metrics upgrade
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/lead_process.conf
-ISOLATION = stage_race config_cache events score_race ingest_races
+ISOLATION = stage_race config_cache events score_race ingest_races metrics_rollup
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
 	--temp-instance=./tmp_check_iso --temp-config=test/lead_process.conf
 TAP_TESTS = 1

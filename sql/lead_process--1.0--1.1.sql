@@ -736,7 +736,7 @@ SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_followup', '');
  * visit is attributed to the owner recorded when the lead entered the
  * stage: its entry, its exit, its duration and the move that ends it.
  */
-CREATE VIEW lead_process.metric_history_facts WITH (security_invoker = true) AS
+CREATE VIEW lead_process.metric_history_facts AS
 SELECT h.lead_id, h.id AS history_id, f.measure,
 	   (h.changed_at AT TIME ZONE 'UTC')::date AS day,
 	   f.stage, f.to_stage, f.edge_kind, f.reason,
@@ -785,7 +785,7 @@ COMMENT ON COLUMN lead_process.metric_history_facts.bucket IS 'stage_time: histo
  * skipped.  Terminal stages that are not won (disqualified) are outside the
  * funnel and reach nothing.
  */
-CREATE VIEW lead_process.metric_history_reach WITH (security_invoker = true) AS
+CREATE VIEW lead_process.metric_history_reach AS
 SELECT h.lead_id, h.id AS history_id, s.name AS stage, h.changed_at AS reached_at, h.owner
   FROM lead_process.stage_history h
   JOIN lead_process.stage t
@@ -803,7 +803,7 @@ COMMENT ON COLUMN lead_process.metric_history_reach.owner IS 'Owner recorded at 
 
 /* Cohort facts: for each stage Y a lead reached, one fact per stage X it
  * had reached by then (X = Y gives the cohort's size) */
-CREATE VIEW lead_process.metric_reach_facts WITH (security_invoker = true) AS
+CREATE VIEW lead_process.metric_reach_facts AS
 SELECT y.lead_id, y.history_id, 'reach'::text AS measure,
 	   (x.reached_at AT TIME ZONE 'UTC')::date AS day,
 	   x.stage, y.stage AS to_stage, l.source, l.campaign, l.lead_type, x.owner,
@@ -831,7 +831,7 @@ COMMENT ON COLUMN lead_process.metric_reach_facts.bucket IS 'Histogram bucket of
 COMMENT ON COLUMN lead_process.metric_reach_facts.amount IS 'lead.amount when to_stage is the won stage';
 
 /* Handoffs: entries into mql and fast-tracks, each until the next one */
-CREATE VIEW lead_process.metric_handoff WITH (security_invoker = true) AS
+CREATE VIEW lead_process.metric_handoff AS
 SELECT h.lead_id, h.id AS handoff_id, h.changed_at AS handoff_at, h.owner AS rep,
 	   pg_catalog.lead(h.changed_at) OVER (PARTITION BY h.lead_id ORDER BY h.id) AS next_handoff_at
   FROM lead_process.stage_history h
@@ -845,7 +845,7 @@ COMMENT ON COLUMN lead_process.metric_handoff.handoff_at IS 'When it took effect
 COMMENT ON COLUMN lead_process.metric_handoff.rep IS 'Owner recorded at the handoff';
 COMMENT ON COLUMN lead_process.metric_handoff.next_handoff_at IS 'The lead''s next handoff, NULL if none';
 
-CREATE VIEW lead_process.metric_followup_facts WITH (security_invoker = true) AS
+CREATE VIEW lead_process.metric_followup_facts AS
 SELECT f.lead_id, f.handoff_id, 'followup'::text AS measure,
 	   (f.handoff_at AT TIME ZONE 'UTC')::date AS day,
 	   l.source, l.campaign, l.lead_type, f.rep AS owner,
@@ -988,7 +988,7 @@ COMMENT ON TRIGGER metric_facts ON lead_process.contact_attempt IS
  * The cube: rollup plus unfolded deltas, at every grain and slice
  * ------------------------------------------------------------------------ */
 
-CREATE VIEW lead_process.metric_delta_cube WITH (security_invoker = true) AS
+CREATE VIEW lead_process.metric_delta_cube AS
 SELECT d.measure, g.grain,
 	   pg_catalog.date_trunc(g.grain, d.day::timestamp)::date AS period_start,
 	   d.stage, d.to_stage, d.edge_kind, d.reason, s.slice, s.slice_value, d.bucket, d.n, d.amount
@@ -1012,7 +1012,7 @@ COMMENT ON COLUMN lead_process.metric_delta_cube.bucket IS 'As metric_rollup.buc
 COMMENT ON COLUMN lead_process.metric_delta_cube.n IS 'As metric_rollup.n';
 COMMENT ON COLUMN lead_process.metric_delta_cube.amount IS 'As metric_rollup.amount';
 
-CREATE VIEW lead_process.metric_cube WITH (security_invoker = true) AS
+CREATE VIEW lead_process.metric_cube AS
 SELECT r.measure, r.grain, r.period_start, r.stage, r.to_stage, r.edge_kind, r.reason,
 	   r.slice, r.slice_value, r.bucket, r.n, r.amount
   FROM lead_process.metric_rollup r
@@ -1041,7 +1041,7 @@ COMMENT ON COLUMN lead_process.metric_cube.amount IS 'As metric_rollup.amount';
  * the cumulative count reaches that share.  The windows are partitioned by
  * the whole key, so filters on measure, grain and slice reach the cube.
  */
-CREATE VIEW lead_process.metric_distribution WITH (security_invoker = true) AS
+CREATE VIEW lead_process.metric_distribution AS
 SELECT w.measure, w.grain, w.period_start, w.stage, w.to_stage, w.edge_kind, w.reason,
 	   w.slice, w.slice_value,
 	   pg_catalog.sum(w.n)::bigint AS n, pg_catalog.sum(w.amount) AS amount,
@@ -1202,7 +1202,9 @@ REVOKE ALL ON FUNCTION lead_process.rebuild_metrics() FROM PUBLIC;
  * 'lead_type', 'owner') and slice_value: a dashboard filters on grain and
  * slice (and slice_value) and gets one row per period.  These views run
  * with the privileges of their owner, so that a BI role granted SELECT on
- * them (grant_bi_reader) needs no privilege on the tables behind them.
+ * them (grant_bi_reader) needs no privilege on the tables behind them; so
+ * do the internal views above, since a security_invoker view read by them
+ * would check its tables against the BI role.
  * ------------------------------------------------------------------------ */
 
 CREATE VIEW lead_process.metric_funnel AS

@@ -37,8 +37,14 @@ SELECT is(
 SELECT tables_are('lead_process', ARRAY[
 	'stage', 'stage_status', 'transition', 'reason',
 	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule', 'behaviour_rule',
-	'event', 'event_consumer']);
-SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified']);
+	'event', 'event_consumer',
+	'metric_delta', 'metric_rollup', 'metric_lead_reach', 'metric_followup']);
+SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified',
+	'metric_funnel', 'metric_conversion_period', 'metric_conversion_cohort', 'metric_lead_flow',
+	'metric_revenue', 'metric_followup_time', 'metric_time_in_stage', 'metric_recycles',
+	'work_queue', 'lead_scorecard',
+	'metric_history_facts', 'metric_history_reach', 'metric_reach_facts', 'metric_handoff',
+	'metric_followup_facts', 'metric_delta_cube', 'metric_cube', 'metric_distribution']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
 	'condition_check', 'condition_matches',
@@ -48,7 +54,9 @@ SELECT functions_are('lead_process', ARRAY[
 	'activity_guard_trigger', 'rescore_behaviour', 'score_explain',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
-	'config_changed_trigger']);
+	'config_changed_trigger',
+	'metric_bucket', 'metric_bucket_value', 'metric_history_trigger', 'metric_contact_trigger',
+	'fold_metrics', 'rebuild_metrics', 'grant_bi_reader']);
 
 /* Every table, view and function of the schema belongs to the extension */
 SELECT is_empty($$
@@ -160,6 +168,7 @@ INSERT INTO lp_expected_columns VALUES
 	('lead', 'stage_changed_at', 'timestamp with time zone', true),
 	('lead', 'recycle_count', 'integer', true),
 	('lead', 'last_recycled_at', 'timestamp with time zone', false),
+	('lead', 'amount', 'numeric', false),
 	('lead', 'created_at', 'timestamp with time zone', true),
 	('lead', 'fit_score', 'integer', true),
 	('lead', 'behaviour_score', 'integer', true),
@@ -406,7 +415,12 @@ $$, $$ VALUES
 	('lead_process.grant_reader(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_writer(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_admin(regrole)', 'role regrole', 'void'),
-	('lead_process.revoke_all(regrole)', 'role regrole', 'void')
+	('lead_process.revoke_all(regrole)', 'role regrole', 'void'),
+	('lead_process.metric_bucket(interval)', 'duration interval', 'smallint'),
+	('lead_process.metric_bucket_value(smallint)', 'bucket smallint', 'interval'),
+	('lead_process.fold_metrics()', '', 'bigint'),
+	('lead_process.rebuild_metrics()', '', 'bigint'),
+	('lead_process.grant_bi_reader(regrole)', 'role regrole', 'void')
 $$, 'callable functions: exact signatures, argument names, defaults and results');
 
 /* Trigger functions take no arguments and return trigger */
@@ -418,7 +432,8 @@ $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history
 			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()'),
 			  ('lead_process.fit_rule_validate_trigger()'), ('lead_process.activity_score_trigger()'),
 			  ('lead_process.lead_deleted_trigger()'), ('lead_process.lead_truncated_trigger()'),
-			  ('lead_process.activity_guard_trigger()') $$,
+			  ('lead_process.activity_guard_trigger()'), ('lead_process.metric_history_trigger()'),
+			  ('lead_process.metric_contact_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -437,7 +452,7 @@ SELECT triggers_are('lead_process', 'lead',
 					ARRAY['lead_stage_insert', 'lead_stage_update',
 						  'lead_history_insert', 'lead_history_update', 'lead_deleted',
 						  'lead_truncated']);
-SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only']);
+SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only', 'metric_facts']);
 SELECT triggers_are('lead_process', 'stage', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'stage_status', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
@@ -477,7 +492,9 @@ $$, $$ VALUES
 	('activity', 'activity_score', 'lead_process.activity_score_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
 	('lead', 'lead_deleted', 'lead_process.lead_deleted_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
 	('lead', 'lead_truncated', 'lead_process.lead_truncated_trigger', 'AFTER', 'STATEMENT', 'TRUNCATE', 'O'),
-	('activity', 'activity_lead_fixed', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O')
+	('activity', 'activity_lead_fixed', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
+	('stage_history', 'metric_facts', 'lead_process.metric_history_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
+	('contact_attempt', 'metric_facts', 'lead_process.metric_contact_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
 
 /* ------------------------------------------------------------------------
@@ -490,7 +507,7 @@ SELECT is(
 	  WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind = 'v'
 		AND 'security_invoker=true' = ANY (c.reloptions)),
 	ARRAY['near_qualified', 'stage_counts', 'stage_graph'],
-	'views are security_invoker (the caller''s privileges apply to the tables behind them)');
+	'views are security_invoker (the caller''s privileges apply to the tables behind them), but for the metric views (test/pgtap/03_metrics.sql)');
 
 /* ------------------------------------------------------------------------
  * The seeded default process

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(279);
+SELECT plan(395);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -65,7 +65,31 @@ SELECT r.n, r.rel, l.level,
 	(11, 'fit_rule',        '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(12, 'event',           '{SELECT}', '{SELECT}', '{SELECT,DELETE}'),
 	(13, 'event_consumer',  '{SELECT}', '{SELECT,UPDATE}', '{SELECT,INSERT,UPDATE,DELETE}'),
-	(14, 'behaviour_rule',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}')
+	(14, 'behaviour_rule',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
+	-- metrics: the reader's SELECT on every table covers them; only the
+	-- triggers and fold_metrics() / rebuild_metrics() write them
+	(16, 'metric_delta', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(17, 'metric_rollup', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(18, 'metric_lead_reach', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(19, 'metric_followup', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(20, 'metric_funnel', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(21, 'metric_conversion_period', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(22, 'metric_conversion_cohort', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(23, 'metric_lead_flow', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(24, 'metric_revenue', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(25, 'metric_followup_time', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(26, 'metric_time_in_stage', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(27, 'metric_recycles', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(28, 'work_queue', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(29, 'lead_scorecard', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(30, 'metric_history_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(31, 'metric_history_reach', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(32, 'metric_reach_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(33, 'metric_handoff', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(34, 'metric_followup_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(35, 'metric_delta_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(36, 'metric_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(37, 'metric_distribution', '{SELECT}', '{SELECT}', '{SELECT}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -102,7 +126,14 @@ SELECT f.n, f.func, f.args, l.level,
 	(25, 'lead_deleted_trigger', '{}'::name[], NULL),
 	(26, 'fit_rules_of', '{lead_process.lead}'::name[], 1),
 	(27, 'lead_truncated_trigger', '{}'::name[], NULL),
-	(28, 'activity_guard_trigger', '{}'::name[], NULL)
+	(28, 'activity_guard_trigger', '{}'::name[], NULL),
+	(29, 'metric_bucket', '{interval}'::name[], NULL),
+	(30, 'metric_bucket_value', '{smallint}'::name[], NULL),
+	(31, 'metric_history_trigger', '{}'::name[], NULL),
+	(32, 'metric_contact_trigger', '{}'::name[], NULL),
+	(33, 'fold_metrics', '{}'::name[], NULL),
+	(34, 'rebuild_metrics', '{}'::name[], NULL),
+	(35, 'grant_bi_reader', '{regrole}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
