@@ -617,6 +617,49 @@ COMMENT ON FUNCTION lead_process.metric_bucket(interval) IS
 CREATE FUNCTION lead_process.metric_bucket_value(bucket smallint) RETURNS interval
 	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 	AS 'MODULE_PATHNAME', 'lp_metric_bucket_value';
+CREATE FUNCTION lead_process.metric_hist_add(state internal, bucket smallint, n bigint)
+	RETURNS internal
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_add';
+COMMENT ON FUNCTION lead_process.metric_hist_add(internal, smallint, bigint) IS
+	'Transition function of metric_hist_agg()';
+CREATE FUNCTION lead_process.metric_hist_add_array(state internal, hist bigint[])
+	RETURNS internal
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_add_array';
+COMMENT ON FUNCTION lead_process.metric_hist_add_array(internal, bigint[]) IS
+	'Transition function of metric_hist_sum()';
+CREATE FUNCTION lead_process.metric_hist_final(state internal) RETURNS bigint[]
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_final';
+COMMENT ON FUNCTION lead_process.metric_hist_final(internal) IS
+	'Final function of metric_hist_agg() and metric_hist_sum()';
+CREATE AGGREGATE lead_process.metric_hist_agg(bucket smallint, n bigint) (
+	SFUNC = lead_process.metric_hist_add,
+	STYPE = internal,
+	FINALFUNC = lead_process.metric_hist_final
+);
+COMMENT ON AGGREGATE lead_process.metric_hist_agg(smallint, bigint) IS
+	'Histogram of n durations per bucket: bigint[] subscripted by bucket, NULL when empty';
+CREATE AGGREGATE lead_process.metric_hist_sum(hist bigint[]) (
+	SFUNC = lead_process.metric_hist_add_array,
+	STYPE = internal,
+	FINALFUNC = lead_process.metric_hist_final
+);
+COMMENT ON AGGREGATE lead_process.metric_hist_sum(bigint[]) IS
+	'Sum of duration histograms';
+CREATE FUNCTION lead_process.metric_hist_merge(a bigint[], b bigint[]) RETURNS bigint[]
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_merge';
+COMMENT ON FUNCTION lead_process.metric_hist_merge(bigint[], bigint[]) IS
+	'Sum of two duration histograms (NULL is empty)';
+CREATE FUNCTION lead_process.metric_hist_percentile(hist bigint[], fraction double precision)
+	RETURNS interval
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_percentile';
+COMMENT ON FUNCTION lead_process.metric_hist_percentile(bigint[], double precision) IS
+	'Percentile of a duration histogram (0.5: the median): the duration of the first bucket at which the cumulative count reaches that share; NULL when empty';
+
 COMMENT ON FUNCTION lead_process.metric_bucket_value(smallint) IS
 	'The duration a histogram bucket stands for (its geometric middle to the second, within 4.4% of any duration in it); zero for bucket -1';
 
@@ -665,14 +708,14 @@ CREATE TABLE lead_process.metric_rollup (
 	reason       text,
 	slice        text NOT NULL CHECK (slice IN ('all', 'source', 'campaign', 'lead_type', 'owner')),
 	slice_value  text,
-	bucket       smallint,
 	n            bigint NOT NULL,
 	amount       numeric,
+	hist         bigint[],
 	CONSTRAINT metric_rollup_key UNIQUE NULLS NOT DISTINCT
-		(measure, grain, slice, slice_value, period_start, stage, to_stage, edge_kind, reason, bucket)
+		(measure, grain, slice, slice_value, period_start, stage, to_stage, edge_kind, reason)
 );
 COMMENT ON TABLE lead_process.metric_rollup IS
-	'Folded metric facts: counts per measure, period (grain and start), slice and histogram bucket; written only by fold_metrics() and rebuild_metrics()';
+	'Folded metric facts: counts, amounts and duration histograms per measure, period (grain and start) and slice; written only by fold_metrics() and rebuild_metrics()';
 COMMENT ON COLUMN lead_process.metric_rollup.measure IS 'As metric_delta.measure';
 COMMENT ON COLUMN lead_process.metric_rollup.grain IS 'day, week (ISO, from Monday), month or quarter; UTC';
 COMMENT ON COLUMN lead_process.metric_rollup.period_start IS 'First day of the period';
@@ -682,9 +725,9 @@ COMMENT ON COLUMN lead_process.metric_rollup.edge_kind IS 'As metric_delta.edge_
 COMMENT ON COLUMN lead_process.metric_rollup.reason IS 'As metric_delta.reason';
 COMMENT ON COLUMN lead_process.metric_rollup.slice IS 'all (no slicing), source, campaign, lead_type or owner';
 COMMENT ON COLUMN lead_process.metric_rollup.slice_value IS 'Value of the slice attribute (NULL for all, or when the attribute is NULL)';
-COMMENT ON COLUMN lead_process.metric_rollup.bucket IS 'As metric_delta.bucket';
 COMMENT ON COLUMN lead_process.metric_rollup.n IS 'Number of facts';
 COMMENT ON COLUMN lead_process.metric_rollup.amount IS 'Sum of metric_delta.amount';
+COMMENT ON COLUMN lead_process.metric_rollup.hist IS 'Histogram of the facts'' durations: bigint[] subscripted by bucket (metric_bucket()), NULL when none';
 COMMENT ON INDEX lead_process.metric_rollup_key IS 'One row per key; serves the views'' filters on measure, grain and slice';
 
 CREATE TABLE lead_process.metric_lead_reach (
@@ -873,11 +916,14 @@ COMMENT ON COLUMN lead_process.metric_followup_facts.bucket IS 'Histogram bucket
  * are filtered on lead_id first, which the planner pushes below their
  * window functions: each statement reads the history of its own leads
  * through the primary key, nothing else.  SECURITY DEFINER: writers have
- * no privilege on the metric tables.
+ * no privilege on the metric tables.  Generic plans: a custom plan of the
+ * facts views takes longer to plan (about 1 ms) than to run, and the plan
+ * does not depend on the lead.
  */
 CREATE FUNCTION lead_process.metric_history_trigger() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	leads bigint[];
@@ -930,6 +976,7 @@ COMMENT ON FUNCTION lead_process.metric_history_trigger() IS
 CREATE FUNCTION lead_process.metric_contact_trigger() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	leads bigint[];
@@ -988,17 +1035,42 @@ COMMENT ON TRIGGER metric_facts ON lead_process.contact_attempt IS
  * The cube: rollup plus unfolded deltas, at every grain and slice
  * ------------------------------------------------------------------------ */
 
+/*
+ * The deltas expanded to every grain and slice in one pass: a grouping set
+ * per grain and slice, so a fact is read once whatever the number of
+ * rollup rows it feeds.  In each set the columns not grouped are NULL,
+ * which gives the grain, the period and the slice value.
+ */
 CREATE VIEW lead_process.metric_delta_cube AS
-SELECT d.measure, g.grain,
-	   pg_catalog.date_trunc(g.grain, d.day::timestamp)::date AS period_start,
-	   d.stage, d.to_stage, d.edge_kind, d.reason, s.slice, s.slice_value, d.bucket, d.n, d.amount
-  FROM lead_process.metric_delta d
- CROSS JOIN (VALUES ('day'::text), ('week'), ('month'), ('quarter')) AS g (grain)
- CROSS JOIN LATERAL (VALUES ('all'::text, NULL::text), ('source', d.source),
-							('campaign', d.campaign), ('lead_type', d.lead_type),
-							('owner', d.owner)) AS s (slice, slice_value);
+SELECT d.measure,
+	   CASE WHEN GROUPING(d.p_day) OPERATOR(pg_catalog.=) 0 THEN 'day'
+			WHEN GROUPING(d.p_week) OPERATOR(pg_catalog.=) 0 THEN 'week'
+			WHEN GROUPING(d.p_month) OPERATOR(pg_catalog.=) 0 THEN 'month'
+			ELSE 'quarter' END AS grain,
+	   COALESCE(d.p_day, d.p_week, d.p_month, d.p_quarter) AS period_start,
+	   d.stage, d.to_stage, d.edge_kind, d.reason,
+	   CASE WHEN GROUPING(d.source) OPERATOR(pg_catalog.=) 0 THEN 'source'
+			WHEN GROUPING(d.campaign) OPERATOR(pg_catalog.=) 0 THEN 'campaign'
+			WHEN GROUPING(d.lead_type) OPERATOR(pg_catalog.=) 0 THEN 'lead_type'
+			WHEN GROUPING(d.owner) OPERATOR(pg_catalog.=) 0 THEN 'owner'
+			ELSE 'all' END AS slice,
+	   COALESCE(d.source, d.campaign, d.lead_type, d.owner) AS slice_value,
+	   pg_catalog.sum(d.n)::bigint AS n, pg_catalog.sum(d.amount) AS amount,
+	   lead_process.metric_hist_agg(d.bucket, d.n) AS hist
+  FROM (SELECT x.measure, x.stage, x.to_stage, x.edge_kind, x.reason, x.source, x.campaign,
+			   x.lead_type, x.owner, x.bucket, x.n, x.amount, x.day AS p_day,
+			   pg_catalog.date_trunc('week', x.day::timestamp)::date AS p_week,
+			   pg_catalog.date_trunc('month', x.day::timestamp)::date AS p_month,
+			   pg_catalog.date_trunc('quarter', x.day::timestamp)::date AS p_quarter
+		  FROM lead_process.metric_delta x) d
+ GROUP BY d.measure, d.stage, d.to_stage, d.edge_kind, d.reason, GROUPING SETS (
+	(d.p_day), (d.p_day, d.source), (d.p_day, d.campaign), (d.p_day, d.lead_type), (d.p_day, d.owner),
+	(d.p_week), (d.p_week, d.source), (d.p_week, d.campaign), (d.p_week, d.lead_type), (d.p_week, d.owner),
+	(d.p_month), (d.p_month, d.source), (d.p_month, d.campaign), (d.p_month, d.lead_type), (d.p_month, d.owner),
+	(d.p_quarter), (d.p_quarter, d.source), (d.p_quarter, d.campaign), (d.p_quarter, d.lead_type),
+	(d.p_quarter, d.owner));
 COMMENT ON VIEW lead_process.metric_delta_cube IS
-	'Internal: the unfolded deltas expanded to every grain and slice, as fold_metrics() adds them to the rollup';
+	'Internal: the unfolded deltas aggregated per grain, period and slice, as fold_metrics() adds them to the rollup';
 COMMENT ON COLUMN lead_process.metric_delta_cube.measure IS 'As metric_rollup.measure';
 COMMENT ON COLUMN lead_process.metric_delta_cube.grain IS 'As metric_rollup.grain';
 COMMENT ON COLUMN lead_process.metric_delta_cube.period_start IS 'As metric_rollup.period_start';
@@ -1008,17 +1080,17 @@ COMMENT ON COLUMN lead_process.metric_delta_cube.edge_kind IS 'As metric_rollup.
 COMMENT ON COLUMN lead_process.metric_delta_cube.reason IS 'As metric_rollup.reason';
 COMMENT ON COLUMN lead_process.metric_delta_cube.slice IS 'As metric_rollup.slice';
 COMMENT ON COLUMN lead_process.metric_delta_cube.slice_value IS 'As metric_rollup.slice_value';
-COMMENT ON COLUMN lead_process.metric_delta_cube.bucket IS 'As metric_rollup.bucket';
 COMMENT ON COLUMN lead_process.metric_delta_cube.n IS 'As metric_rollup.n';
 COMMENT ON COLUMN lead_process.metric_delta_cube.amount IS 'As metric_rollup.amount';
+COMMENT ON COLUMN lead_process.metric_delta_cube.hist IS 'As metric_rollup.hist';
 
 CREATE VIEW lead_process.metric_cube AS
 SELECT r.measure, r.grain, r.period_start, r.stage, r.to_stage, r.edge_kind, r.reason,
-	   r.slice, r.slice_value, r.bucket, r.n, r.amount
+	   r.slice, r.slice_value, r.n, r.amount, r.hist
   FROM lead_process.metric_rollup r
 UNION ALL
 SELECT d.measure, d.grain, d.period_start, d.stage, d.to_stage, d.edge_kind, d.reason,
-	   d.slice, d.slice_value, d.bucket, d.n, d.amount
+	   d.slice, d.slice_value, d.n, d.amount, d.hist
   FROM lead_process.metric_delta_cube d;
 COMMENT ON VIEW lead_process.metric_cube IS
 	'Internal: every metric fact, folded (metric_rollup) or not (metric_delta_cube); the metric views read this, never stage_history';
@@ -1031,55 +1103,9 @@ COMMENT ON COLUMN lead_process.metric_cube.edge_kind IS 'As metric_rollup.edge_k
 COMMENT ON COLUMN lead_process.metric_cube.reason IS 'As metric_rollup.reason';
 COMMENT ON COLUMN lead_process.metric_cube.slice IS 'As metric_rollup.slice';
 COMMENT ON COLUMN lead_process.metric_cube.slice_value IS 'As metric_rollup.slice_value';
-COMMENT ON COLUMN lead_process.metric_cube.bucket IS 'As metric_rollup.bucket';
 COMMENT ON COLUMN lead_process.metric_cube.n IS 'As metric_rollup.n';
 COMMENT ON COLUMN lead_process.metric_cube.amount IS 'As metric_rollup.amount';
-
-/*
- * Per key (all columns but bucket): the count, the amount, and the buckets
- * of the median and the 90th percentile, each the first bucket at which
- * the cumulative count reaches that share.  The windows are partitioned by
- * the whole key, so filters on measure, grain and slice reach the cube.
- */
-CREATE VIEW lead_process.metric_distribution AS
-SELECT w.measure, w.grain, w.period_start, w.stage, w.to_stage, w.edge_kind, w.reason,
-	   w.slice, w.slice_value,
-	   pg_catalog.sum(w.n)::bigint AS n, pg_catalog.sum(w.amount) AS amount,
-	   pg_catalog.min(w.bucket) FILTER (
-		   WHERE (w.cum OPERATOR(pg_catalog.*) 2) OPERATOR(pg_catalog.>=) w.total) AS median_bucket,
-	   pg_catalog.min(w.bucket) FILTER (
-		   WHERE (w.cum OPERATOR(pg_catalog.*) 10)
-			   OPERATOR(pg_catalog.>=) (w.total OPERATOR(pg_catalog.*) 9)) AS p90_bucket
-  FROM (SELECT c.*,
-			   pg_catalog.sum(c.n) OVER (PARTITION BY c.measure, c.grain, c.period_start, c.stage,
-												   c.to_stage, c.edge_kind, c.reason, c.slice,
-												   c.slice_value ORDER BY c.bucket) AS cum,
-			   pg_catalog.sum(c.n) OVER (PARTITION BY c.measure, c.grain, c.period_start, c.stage,
-												   c.to_stage, c.edge_kind, c.reason, c.slice,
-												   c.slice_value) AS total
-		  FROM (SELECT q.measure, q.grain, q.period_start, q.stage, q.to_stage, q.edge_kind, q.reason,
-					   q.slice, q.slice_value, q.bucket,
-					   pg_catalog.sum(q.n) AS n, pg_catalog.sum(q.amount) AS amount
-				  FROM lead_process.metric_cube q
-				 GROUP BY q.measure, q.grain, q.period_start, q.stage, q.to_stage, q.edge_kind,
-						  q.reason, q.slice, q.slice_value, q.bucket) c) w
- GROUP BY w.measure, w.grain, w.period_start, w.stage, w.to_stage, w.edge_kind, w.reason,
-		  w.slice, w.slice_value;
-COMMENT ON VIEW lead_process.metric_distribution IS
-	'Internal: metric_cube per key with count, amount and the histogram buckets of the median and the 90th percentile';
-COMMENT ON COLUMN lead_process.metric_distribution.measure IS 'As metric_rollup.measure';
-COMMENT ON COLUMN lead_process.metric_distribution.grain IS 'As metric_rollup.grain';
-COMMENT ON COLUMN lead_process.metric_distribution.period_start IS 'As metric_rollup.period_start';
-COMMENT ON COLUMN lead_process.metric_distribution.stage IS 'As metric_rollup.stage';
-COMMENT ON COLUMN lead_process.metric_distribution.to_stage IS 'As metric_rollup.to_stage';
-COMMENT ON COLUMN lead_process.metric_distribution.edge_kind IS 'As metric_rollup.edge_kind';
-COMMENT ON COLUMN lead_process.metric_distribution.reason IS 'As metric_rollup.reason';
-COMMENT ON COLUMN lead_process.metric_distribution.slice IS 'As metric_rollup.slice';
-COMMENT ON COLUMN lead_process.metric_distribution.slice_value IS 'As metric_rollup.slice_value';
-COMMENT ON COLUMN lead_process.metric_distribution.n IS 'Number of facts';
-COMMENT ON COLUMN lead_process.metric_distribution.amount IS 'Sum of amounts';
-COMMENT ON COLUMN lead_process.metric_distribution.median_bucket IS 'Bucket holding the median duration (NULL for measures without durations)';
-COMMENT ON COLUMN lead_process.metric_distribution.p90_bucket IS 'Bucket holding the 90th percentile';
+COMMENT ON COLUMN lead_process.metric_cube.hist IS 'As metric_rollup.hist';
 
 /* ------------------------------------------------------------------------
  * Folding and rebuilding
@@ -1108,19 +1134,18 @@ BEGIN
 	), added AS (
 		INSERT INTO lead_process.metric_rollup AS r
 			(measure, grain, period_start, stage, to_stage, edge_kind, reason, slice, slice_value,
-			 bucket, n, amount)
+			 n, amount, hist)
 		SELECT c.measure, c.grain, c.period_start, c.stage, c.to_stage, c.edge_kind, c.reason,
-			   c.slice, c.slice_value, c.bucket, pg_catalog.sum(c.n), pg_catalog.sum(c.amount)
+			   c.slice, c.slice_value, c.n, c.amount, c.hist
 		  FROM lead_process.metric_delta_cube c
-		 GROUP BY c.measure, c.grain, c.slice, c.slice_value, c.period_start, c.stage, c.to_stage,
-				  c.edge_kind, c.reason, c.bucket
 		 ORDER BY c.measure, c.grain, c.slice, c.slice_value, c.period_start, c.stage, c.to_stage,
-				  c.edge_kind, c.reason, c.bucket
+				  c.edge_kind, c.reason
 		ON CONFLICT ON CONSTRAINT metric_rollup_key DO UPDATE
 		   SET n = r.n OPERATOR(pg_catalog.+) excluded.n,
 			   amount = CASE WHEN r.amount IS NULL THEN excluded.amount
 							 WHEN excluded.amount IS NULL THEN r.amount
-							 ELSE r.amount OPERATOR(pg_catalog.+) excluded.amount END
+							 ELSE r.amount OPERATOR(pg_catalog.+) excluded.amount END,
+			   hist = lead_process.metric_hist_merge(r.hist, excluded.hist)
 		RETURNING 1
 	)
 	-- added runs to completion although nothing reads it
@@ -1180,7 +1205,16 @@ BEGIN
 			  f.lead_type, f.owner, f.bucket;
 
 	SELECT pg_catalog.sum(d.n) INTO facts FROM lead_process.metric_delta d;
-	PERFORM lead_process.fold_metrics();
+	-- the fold of fold_metrics(), into an empty rollup: no conflicts
+	INSERT INTO lead_process.metric_rollup
+		(measure, grain, period_start, stage, to_stage, edge_kind, reason, slice, slice_value,
+		 n, amount, hist)
+	SELECT c.measure, c.grain, c.period_start, c.stage, c.to_stage, c.edge_kind, c.reason,
+		   c.slice, c.slice_value, c.n, c.amount, c.hist
+	  FROM lead_process.metric_delta_cube c
+	 ORDER BY c.measure, c.grain, c.slice, c.slice_value, c.period_start, c.stage, c.to_stage,
+			  c.edge_kind, c.reason;
+	TRUNCATE lead_process.metric_delta;
 	RETURN COALESCE(facts, 0);
 END
 $$;
@@ -1189,6 +1223,13 @@ COMMENT ON FUNCTION lead_process.rebuild_metrics() IS
 
 REVOKE ALL ON FUNCTION lead_process.metric_bucket(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.metric_bucket_value(smallint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_add(internal, smallint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_add_array(internal, bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_final(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_agg(smallint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_sum(bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_merge(bigint[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_percentile(bigint[], double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.metric_history_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.metric_contact_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.fold_metrics() FROM PUBLIC;
@@ -1259,14 +1300,18 @@ CREATE VIEW lead_process.metric_conversion_cohort AS
 SELECT d.grain, d.cohort_start, d.from_stage, d.to_stage, d.slice, d.slice_value,
 	   d.cohort_leads, d.converted_leads,
 	   pg_catalog.round(d.converted_leads::numeric OPERATOR(pg_catalog./) d.cohort_leads, 4) AS conversion_rate,
-	   lead_process.metric_bucket_value(d.median_bucket) AS median_time,
-	   lead_process.metric_bucket_value(d.p90_bucket) AS p90_time
-  FROM (SELECT x.grain, x.period_start AS cohort_start, x.stage AS from_stage, x.to_stage,
-			   x.slice, x.slice_value, x.n AS converted_leads, x.median_bucket, x.p90_bucket,
-			   pg_catalog.max(x.n) FILTER (WHERE x.to_stage OPERATOR(pg_catalog.=) x.stage)
-				   OVER (PARTITION BY x.grain, x.period_start, x.stage, x.slice, x.slice_value) AS cohort_leads
-		  FROM lead_process.metric_distribution x
-		 WHERE x.measure OPERATOR(pg_catalog.=) 'reach') d
+	   lead_process.metric_hist_percentile(d.hist, 0.5) AS median_time,
+	   lead_process.metric_hist_percentile(d.hist, 0.9) AS p90_time
+  FROM (SELECT x.grain, x.cohort_start, x.from_stage, x.to_stage, x.slice, x.slice_value,
+			   x.converted_leads, x.hist,
+			   pg_catalog.max(x.converted_leads) FILTER (WHERE x.to_stage OPERATOR(pg_catalog.=) x.from_stage)
+				   OVER (PARTITION BY x.grain, x.cohort_start, x.from_stage, x.slice, x.slice_value) AS cohort_leads
+		  FROM (SELECT c.grain, c.period_start AS cohort_start, c.stage AS from_stage, c.to_stage,
+					   c.slice, c.slice_value, pg_catalog.sum(c.n)::bigint AS converted_leads,
+					   lead_process.metric_hist_sum(c.hist) AS hist
+				  FROM lead_process.metric_cube c
+				 WHERE c.measure OPERATOR(pg_catalog.=) 'reach'
+				 GROUP BY c.grain, c.period_start, c.stage, c.to_stage, c.slice, c.slice_value) x) d
  WHERE d.to_stage OPERATOR(pg_catalog.<>) d.from_stage;
 COMMENT ON VIEW lead_process.metric_conversion_cohort IS
 	'Cohort conversion: of the leads that first reached from_stage in the period, how many have reached to_stage since, and how long it took (median, 90th percentile)';
@@ -1326,16 +1371,17 @@ COMMENT ON COLUMN lead_process.metric_lead_flow.opportunities IS 'Entries into o
 COMMENT ON COLUMN lead_process.metric_lead_flow.customers IS 'Entries into the won stage';
 
 CREATE VIEW lead_process.metric_revenue AS
-SELECT d.grain, d.period_start AS cohort_start, d.slice, d.slice_value,
-	   COALESCE(pg_catalog.sum(d.n) FILTER (WHERE d.to_stage OPERATOR(pg_catalog.=) 'mql'), 0)::bigint AS qualified_leads,
-	   COALESCE(pg_catalog.sum(d.n) FILTER (WHERE d.to_stage OPERATOR(pg_catalog.=) 'opportunity'), 0)::bigint AS opportunities,
-	   COALESCE(pg_catalog.sum(d.n) FILTER (WHERE s.is_won), 0)::bigint AS customers,
-	   COALESCE(pg_catalog.sum(d.amount) FILTER (WHERE s.is_won), 0) AS revenue,
-	   lead_process.metric_bucket_value(pg_catalog.max(d.median_bucket) FILTER (WHERE s.is_won)) AS median_time_to_win
-  FROM lead_process.metric_distribution d
-  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) d.to_stage
- WHERE d.measure OPERATOR(pg_catalog.=) 'reach' AND d.stage OPERATOR(pg_catalog.=) 'mql'
- GROUP BY d.grain, d.period_start, d.slice, d.slice_value;
+SELECT c.grain, c.period_start AS cohort_start, c.slice, c.slice_value,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.to_stage OPERATOR(pg_catalog.=) 'mql'), 0)::bigint AS qualified_leads,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.to_stage OPERATOR(pg_catalog.=) 'opportunity'), 0)::bigint AS opportunities,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE s.is_won), 0)::bigint AS customers,
+	   COALESCE(pg_catalog.sum(c.amount) FILTER (WHERE s.is_won), 0) AS revenue,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist) FILTER (WHERE s.is_won), 0.5)
+		   AS median_time_to_win
+  FROM lead_process.metric_cube c
+  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) c.to_stage
+ WHERE c.measure OPERATOR(pg_catalog.=) 'reach' AND c.stage OPERATOR(pg_catalog.=) 'mql'
+ GROUP BY c.grain, c.period_start, c.slice, c.slice_value;
 COMMENT ON VIEW lead_process.metric_revenue IS
 	'Opportunities and revenue from qualified leads, by cohort of qualification: of the leads that first reached mql in the period, how many reached opportunity and the won stage, and the sum of their amounts';
 COMMENT ON COLUMN lead_process.metric_revenue.grain IS 'Period grain of the cohort: day, week, month or quarter';
@@ -1349,16 +1395,14 @@ COMMENT ON COLUMN lead_process.metric_revenue.revenue IS 'Sum of lead.amount of 
 COMMENT ON COLUMN lead_process.metric_revenue.median_time_to_win IS 'Median time from qualification to the win (histogram, within 4.4%)';
 
 CREATE VIEW lead_process.metric_followup_time AS
-SELECT d.grain, d.period_start, d.slice, d.slice_value,
-	   COALESCE(pg_catalog.sum(d.n) FILTER (WHERE d.measure OPERATOR(pg_catalog.=) 'handoff'), 0)::bigint AS handoffs,
-	   COALESCE(pg_catalog.sum(d.n) FILTER (WHERE d.measure OPERATOR(pg_catalog.=) 'followup'), 0)::bigint AS followed_up,
-	   lead_process.metric_bucket_value(pg_catalog.max(d.median_bucket) FILTER (
-		   WHERE d.measure OPERATOR(pg_catalog.=) 'followup')) AS median_followup,
-	   lead_process.metric_bucket_value(pg_catalog.max(d.p90_bucket) FILTER (
-		   WHERE d.measure OPERATOR(pg_catalog.=) 'followup')) AS p90_followup
-  FROM lead_process.metric_distribution d
- WHERE d.measure IN ('handoff', 'followup')
- GROUP BY d.grain, d.period_start, d.slice, d.slice_value;
+SELECT c.grain, c.period_start, c.slice, c.slice_value,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'handoff'), 0)::bigint AS handoffs,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'followup'), 0)::bigint AS followed_up,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist), 0.5) AS median_followup,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist), 0.9) AS p90_followup
+  FROM lead_process.metric_cube c
+ WHERE c.measure IN ('handoff', 'followup')
+ GROUP BY c.grain, c.period_start, c.slice, c.slice_value;
 COMMENT ON VIEW lead_process.metric_followup_time IS
 	'Follow-up time per period of the handoff: handoffs to sales (mql entries and fast-tracks), how many the owner has contacted since, and the time to that first contact attempt (median, 90th percentile); slice owner gives it per rep';
 COMMENT ON COLUMN lead_process.metric_followup_time.grain IS 'Period grain of the handoff: day, week, month or quarter';
@@ -1371,11 +1415,13 @@ COMMENT ON COLUMN lead_process.metric_followup_time.median_followup IS 'Median t
 COMMENT ON COLUMN lead_process.metric_followup_time.p90_followup IS '90th percentile of that time (histogram, within 4.4%)';
 
 CREATE VIEW lead_process.metric_time_in_stage AS
-SELECT d.grain, d.period_start, d.stage, d.slice, d.slice_value, d.n AS completed_visits,
-	   lead_process.metric_bucket_value(d.median_bucket) AS median_time,
-	   lead_process.metric_bucket_value(d.p90_bucket) AS p90_time
-  FROM lead_process.metric_distribution d
- WHERE d.measure OPERATOR(pg_catalog.=) 'stage_time';
+SELECT c.grain, c.period_start, c.stage, c.slice, c.slice_value,
+	   pg_catalog.sum(c.n)::bigint AS completed_visits,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist), 0.5) AS median_time,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist), 0.9) AS p90_time
+  FROM lead_process.metric_cube c
+ WHERE c.measure OPERATOR(pg_catalog.=) 'stage_time'
+ GROUP BY c.grain, c.period_start, c.stage, c.slice, c.slice_value;
 COMMENT ON VIEW lead_process.metric_time_in_stage IS
 	'Velocity: time leads spent in a stage, over the visits that ended in the period (median, 90th percentile)';
 COMMENT ON COLUMN lead_process.metric_time_in_stage.grain IS 'Period grain: day, week, month or quarter';
@@ -1481,9 +1527,11 @@ BEGIN
 				   'lead_process.metric_time_in_stage, lead_process.metric_recycles, '
 				   'lead_process.work_queue, lead_process.lead_scorecard TO %s', role);
 	-- functions in a view run with the privileges of the caller
-	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.metric_bucket_value(smallint) TO %s', role);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.metric_hist_agg(smallint, bigint), '
+				   'lead_process.metric_hist_sum(bigint[]), '
+				   'lead_process.metric_hist_percentile(bigint[], double precision) TO %s', role);
 END
 $$;
 COMMENT ON FUNCTION lead_process.grant_bi_reader(regrole) IS
-	'Grants the BI level: SELECT on the metric views (metric_*, work_queue, lead_scorecard) and nothing else; the views read the tables behind them with their owner''s privileges';
+	'Grants the BI level: SELECT on the metric views (metric_*, work_queue, lead_scorecard) and EXECUTE on the three histogram functions they call, nothing else; the views read the tables behind them with their owner''s privileges';
 REVOKE ALL ON FUNCTION lead_process.grant_bi_reader(regrole) FROM PUBLIC;

@@ -72,9 +72,9 @@ SELECT g.grain, date_trunc(g.grain, h.changed_at)::date AS period_start, s.stage
  WHERE h.kind <> 'status' AND s.stage IS NOT NULL
  GROUP BY 1, 2, 3;
 CREATE TEMP VIEW cube_now AS
-SELECT measure, grain, period_start, stage, to_stage, edge_kind, reason, slice, slice_value, bucket,
-	   sum(n) AS n, sum(amount) AS amount
-  FROM lead_process.metric_cube GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;
+SELECT measure, grain, period_start, stage, to_stage, edge_kind, reason, slice, slice_value,
+	   sum(n) AS n, sum(amount) AS amount, lead_process.metric_hist_sum(hist) AS hist
+  FROM lead_process.metric_cube GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
 -- Funnel by month.  January: lead 4 entries (3 creations, lead 2 recycled
 -- back), 3 exits, 1 left (lead 2); mql 2 in (1, 3) and 2 out; sal 2 in
@@ -278,6 +278,22 @@ SELECT d, lead_process.metric_bucket(d) AS bucket,
 			   ('-5 min')) v(d);
 -- a bucket no rollup can hold (22003)
 SELECT lead_process.metric_bucket_value(251::smallint);
+-- histograms: bigint[] subscripted by bucket, summed, merged, read
+SELECT lead_process.metric_hist_agg(b, n) AS hist
+  FROM (VALUES (86::smallint, 2::bigint), (88::smallint, 1::bigint), (NULL, 5)) v(b, n);
+SELECT lead_process.metric_hist_sum(h) AS summed
+  FROM (VALUES ('[86:88]={2,0,1}'::bigint[]), ('[84:85]={1,1}'), (NULL)) v(h);
+SELECT lead_process.metric_hist_merge('[86:88]={2,0,1}', NULL) AS merged,
+	   lead_process.metric_hist_merge(NULL, NULL) AS empty;
+SELECT lead_process.metric_hist_percentile('[86:88]={2,0,1}', 0.5) AS median,
+	   lead_process.metric_hist_percentile('[86:88]={2,0,1}', 0.9) AS p90,
+	   lead_process.metric_hist_percentile('[-1:-1]={3}', 0.5) AS zero;
+-- not a histogram (22023)
+SELECT lead_process.metric_hist_percentile('{{1,2},{3,4}}', 0.5);
+-- a bucket past the last (22023)
+SELECT lead_process.metric_hist_merge('[250:251]={1,1}', NULL);
+-- a fraction out of range (22023)
+SELECT lead_process.metric_hist_percentile('{1}', 1.5);
 
 DROP VIEW oracle_cohort, oracle_reach, oracle_funnel, cube_now;
 DROP EXTENSION lead_process;

@@ -31,7 +31,10 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "utils/array.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "lead_process.h"
@@ -108,4 +111,259 @@ lp_metric_bucket_value(PG_FUNCTION_ARGS)
 		result->time = (TimeOffset) rint(seconds) * USECS_PER_SEC;
 	}
 	PG_RETURN_INTERVAL_P(result);
+}
+
+/*
+ * Histograms as arrays
+ *
+ * A histogram is a one-dimensional bigint[] whose subscripts are bucket
+ * numbers: '[86:88]={2,0,1}' counts two durations in bucket 86 and one in
+ * bucket 88.  The array spans the buckets in use only, so a rollup row
+ * holds a few dozen bytes whatever the spread of durations, and one rollup
+ * row per key serves every percentile.  NULL is the empty histogram.
+ *
+ * Aggregates keep an LpHist in the aggregate context and grow its range as
+ * buckets arrive; the final function builds the array.
+ */
+typedef struct LpHist
+{
+	int			lo;				/* first bucket held */
+	int			hi;				/* last bucket held; hi < lo when empty */
+	int64	   *counts;			/* counts[b - lo] */
+} LpHist;
+
+/*
+ * hist_cover
+ *		Make h hold buckets lo..hi (within -1..LP_BUCKET_MAX), keeping its
+ *		counts; new slots are zero.  Allocates in the current context.
+ */
+static void
+hist_cover(LpHist *h, int lo, int hi)
+{
+	int64	   *counts;
+	int			nlo,
+				nhi;
+
+	if (h->hi >= h->lo && lo >= h->lo && hi <= h->hi)
+		return;
+	nlo = (h->hi >= h->lo) ? Min(lo, h->lo) : lo;
+	nhi = (h->hi >= h->lo) ? Max(hi, h->hi) : hi;
+	counts = (int64 *) palloc0(sizeof(int64) * (nhi - nlo + 1));
+	if (h->hi >= h->lo)
+	{
+		memcpy(counts + (h->lo - nlo), h->counts, sizeof(int64) * (h->hi - h->lo + 1));
+		pfree(h->counts);
+	}
+	h->counts = counts;
+	h->lo = nlo;
+	h->hi = nhi;
+}
+
+/*
+ * hist_add_array
+ *		Add the counts of a histogram array to h.  Refuses arrays that are
+ *		not histograms (more than one dimension, NULL elements, buckets out
+ *		of range): they can only come from a hand-edited rollup.
+ */
+static void
+hist_add_array(LpHist *h, ArrayType *arr)
+{
+	int			lo,
+				n;
+	int64	   *data;
+
+	if (ARR_NDIM(arr) == 0)
+		return;
+	if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid duration histogram"),
+				errdetail("A histogram is a one-dimensional bigint array without NULLs."));
+	lo = ARR_LBOUND(arr)[0];
+	n = ARR_DIMS(arr)[0];
+	if (lo < -1 || lo + n - 1 > LP_BUCKET_MAX)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid duration histogram"),
+				errdetail("Its buckets run from %d to %d; buckets run from -1 to %d.",
+						  lo, lo + n - 1, LP_BUCKET_MAX));
+	hist_cover(h, lo, lo + n - 1);
+	data = (int64 *) ARR_DATA_PTR(arr);
+	for (int i = 0; i < n; i++)
+		h->counts[lo + i - h->lo] += data[i];
+}
+
+/*
+ * hist_to_array
+ *		The histogram array of h, trimmed to its non-zero buckets; NULL
+ *		(returned as a null pointer) when h is empty.
+ */
+static ArrayType *
+hist_to_array(LpHist *h)
+{
+	Datum	   *elems;
+	int			lo = h->lo,
+				hi = h->hi,
+				dims[1],
+				lbs[1];
+
+	while (lo <= hi && h->counts[lo - h->lo] == 0)
+		lo++;
+	while (hi >= lo && h->counts[hi - h->lo] == 0)
+		hi--;
+	if (hi < lo)
+		return NULL;
+	elems = (Datum *) palloc(sizeof(Datum) * (hi - lo + 1));
+	for (int b = lo; b <= hi; b++)
+		elems[b - lo] = Int64GetDatum(h->counts[b - h->lo]);
+	dims[0] = hi - lo + 1;
+	lbs[0] = lo;
+	return construct_md_array(elems, NULL, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE);
+}
+
+/*
+ * hist_state
+ *		The aggregate's LpHist, created in the aggregate context on the first
+ *		call.
+ */
+static LpHist *
+hist_state(FunctionCallInfo fcinfo, const char *funcname)
+{
+	MemoryContext aggcontext;
+	LpHist	   *h;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "%s called in non-aggregate context", funcname);
+	if (!PG_ARGISNULL(0))
+		return (LpHist *) PG_GETARG_POINTER(0);
+	h = (LpHist *) MemoryContextAllocZero(aggcontext, sizeof(LpHist));
+	h->lo = 0;
+	h->hi = -1;
+	return h;
+}
+
+/*
+ * lp_metric_hist_add
+ *		Transition function of metric_hist_agg(bucket smallint, n bigint):
+ *		counts n durations in the bucket.  A NULL bucket (a fact without a
+ *		duration) counts nothing.
+ */
+PG_FUNCTION_INFO_V1(lp_metric_hist_add);
+Datum
+lp_metric_hist_add(PG_FUNCTION_ARGS)
+{
+	LpHist	   *h = hist_state(fcinfo, "lp_metric_hist_add");
+	MemoryContext old;
+	int			b;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_POINTER(h);
+	b = PG_GETARG_INT16(1);
+	if (b < -1 || b > LP_BUCKET_MAX)
+		ereport(ERROR,
+				errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				errmsg("histogram bucket %d is out of range", b),
+				errdetail("Buckets run from -1 to %d.", LP_BUCKET_MAX));
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(h));
+	hist_cover(h, b, b);
+	MemoryContextSwitchTo(old);
+	h->counts[b - h->lo] += PG_GETARG_INT64(2);
+	PG_RETURN_POINTER(h);
+}
+
+/*
+ * lp_metric_hist_add_array
+ *		Transition function of metric_hist_sum(bigint[]): adds histograms.
+ */
+PG_FUNCTION_INFO_V1(lp_metric_hist_add_array);
+Datum
+lp_metric_hist_add_array(PG_FUNCTION_ARGS)
+{
+	LpHist	   *h = hist_state(fcinfo, "lp_metric_hist_add_array");
+	MemoryContext old;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(h);
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(h));
+	hist_add_array(h, PG_GETARG_ARRAYTYPE_P(1));
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(h);
+}
+
+/*
+ * lp_metric_hist_final
+ *		Final function of both aggregates: the histogram array, NULL when
+ *		nothing was counted.
+ */
+PG_FUNCTION_INFO_V1(lp_metric_hist_final);
+Datum
+lp_metric_hist_final(PG_FUNCTION_ARGS)
+{
+	ArrayType  *result;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	result = hist_to_array((LpHist *) PG_GETARG_POINTER(0));
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*
+ * lp_metric_hist_merge
+ *		SQL metric_hist_merge(a bigint[], b bigint[]) -> bigint[]: the sum
+ *		of two histograms (NULL is empty), for the fold's upsert.
+ */
+PG_FUNCTION_INFO_V1(lp_metric_hist_merge);
+Datum
+lp_metric_hist_merge(PG_FUNCTION_ARGS)
+{
+	LpHist		h = {0, -1, NULL};
+	ArrayType  *result;
+
+	if (!PG_ARGISNULL(0))
+		hist_add_array(&h, PG_GETARG_ARRAYTYPE_P(0));
+	if (!PG_ARGISNULL(1))
+		hist_add_array(&h, PG_GETARG_ARRAYTYPE_P(1));
+	result = hist_to_array(&h);
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*
+ * lp_metric_hist_percentile
+ *		SQL metric_hist_percentile(hist bigint[], fraction float8) ->
+ *		interval: the duration of the first bucket at which the cumulative
+ *		count reaches fraction of the total (0.5: the median).  NULL for an
+ *		empty histogram.
+ */
+PG_FUNCTION_INFO_V1(lp_metric_hist_percentile);
+Datum
+lp_metric_hist_percentile(PG_FUNCTION_ARGS)
+{
+	LpHist		h = {0, -1, NULL};
+	double		fraction = PG_GETARG_FLOAT8(1);
+	double		total = 0,
+				cum = 0;
+
+	if (!(fraction >= 0.0 && fraction <= 1.0))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("percentile fraction %g is not between 0 and 1", fraction));
+	hist_add_array(&h, PG_GETARG_ARRAYTYPE_P(0));
+	for (int b = h.lo; b <= h.hi; b++)
+		total += h.counts[b - h.lo];
+	if (total <= 0)
+		PG_RETURN_NULL();
+	for (int b = h.lo; b <= h.hi; b++)
+	{
+		cum += h.counts[b - h.lo];
+		/* a relative tolerance, so that 0.9 of 10 is reached at 9 */
+		if (h.counts[b - h.lo] > 0 && cum >= fraction * total * (1.0 - 1e-12))
+			return DirectFunctionCall1(lp_metric_bucket_value, Int16GetDatum((int16) b));
+	}
+	elog(ERROR, "histogram percentile not found");
+	PG_RETURN_NULL();			/* keep the compiler quiet */
 }

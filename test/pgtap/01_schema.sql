@@ -44,7 +44,7 @@ SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qual
 	'metric_revenue', 'metric_followup_time', 'metric_time_in_stage', 'metric_recycles',
 	'work_queue', 'lead_scorecard',
 	'metric_history_facts', 'metric_history_reach', 'metric_reach_facts', 'metric_handoff',
-	'metric_followup_facts', 'metric_delta_cube', 'metric_cube', 'metric_distribution']);
+	'metric_followup_facts', 'metric_delta_cube', 'metric_cube']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
 	'condition_check', 'condition_matches',
@@ -56,6 +56,8 @@ SELECT functions_are('lead_process', ARRAY[
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger',
 	'metric_bucket', 'metric_bucket_value', 'metric_history_trigger', 'metric_contact_trigger',
+	'metric_hist_add', 'metric_hist_add_array', 'metric_hist_final', 'metric_hist_agg',
+	'metric_hist_sum', 'metric_hist_merge', 'metric_hist_percentile',
 	'fold_metrics', 'rebuild_metrics', 'grant_bi_reader']);
 
 /* Every table, view and function of the schema belongs to the extension */
@@ -420,7 +422,14 @@ $$, $$ VALUES
 	('lead_process.metric_bucket_value(smallint)', 'bucket smallint', 'interval'),
 	('lead_process.fold_metrics()', '', 'bigint'),
 	('lead_process.rebuild_metrics()', '', 'bigint'),
-	('lead_process.grant_bi_reader(regrole)', 'role regrole', 'void')
+	('lead_process.grant_bi_reader(regrole)', 'role regrole', 'void'),
+	('lead_process.metric_hist_add(internal,smallint,bigint)', 'state internal, bucket smallint, n bigint', 'internal'),
+	('lead_process.metric_hist_add_array(internal,bigint[])', 'state internal, hist bigint[]', 'internal'),
+	('lead_process.metric_hist_final(internal)', 'state internal', 'bigint[]'),
+	('lead_process.metric_hist_agg(smallint,bigint)', 'bucket smallint, n bigint', 'bigint[]'),
+	('lead_process.metric_hist_sum(bigint[])', 'hist bigint[]', 'bigint[]'),
+	('lead_process.metric_hist_merge(bigint[],bigint[])', 'a bigint[], b bigint[]', 'bigint[]'),
+	('lead_process.metric_hist_percentile(bigint[],double precision)', 'hist bigint[], fraction double precision', 'interval')
 $$, 'callable functions: exact signatures, argument names, defaults and results');
 
 /* Trigger functions take no arguments and return trigger */
@@ -644,6 +653,7 @@ $$, 'every index in lead_process has a comment');
  * language is not C (SQL, PL/pgSQL, ... including trigger functions written
  * in those languages) has exactly one search_path entry in pg_proc.proconfig
  * (a SET search_path clause), and that path is "pg_catalog, ..., pg_temp":
+ * (aggregates cannot have one; their support functions are checked)
  * pg_catalog first, pg_temp last, so that no schema a user can create
  * objects in is searched before the system catalog and temporary objects
  * can never take precedence.  C functions (proconfig is not needed there;
@@ -658,6 +668,7 @@ SELECT is_empty($$
 	  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 	 WHERE p.pronamespace = 'lead_process'::regnamespace
 	   AND l.lanname <> 'c'
+	   AND p.prokind <> 'a'	-- an aggregate runs its support functions, which are checked
 	   AND ((SELECT count(*) FROM unnest(p.proconfig) AS cfg
 			  WHERE cfg LIKE 'search_path=%') <> 1
 			OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS cfg

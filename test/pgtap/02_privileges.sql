@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(395);
+SELECT plan(419);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -88,8 +88,7 @@ SELECT r.n, r.rel, l.level,
 	(33, 'metric_handoff', '{SELECT}', '{SELECT}', '{SELECT}'),
 	(34, 'metric_followup_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
 	(35, 'metric_delta_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
-	(36, 'metric_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
-	(37, 'metric_distribution', '{SELECT}', '{SELECT}', '{SELECT}')
+	(36, 'metric_cube', '{SELECT}', '{SELECT}', '{SELECT}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -133,7 +132,14 @@ SELECT f.n, f.func, f.args, l.level,
 	(32, 'metric_contact_trigger', '{}'::name[], NULL),
 	(33, 'fold_metrics', '{}'::name[], NULL),
 	(34, 'rebuild_metrics', '{}'::name[], NULL),
-	(35, 'grant_bi_reader', '{regrole}'::name[], NULL)
+	(35, 'grant_bi_reader', '{regrole}'::name[], NULL),
+	(36, 'metric_hist_add', '{internal,smallint,bigint}'::name[], NULL),
+	(37, 'metric_hist_add_array', '{internal,bigint[]}'::name[], NULL),
+	(38, 'metric_hist_final', '{internal}'::name[], NULL),
+	(39, 'metric_hist_agg', '{smallint,bigint}'::name[], NULL),
+	(40, 'metric_hist_sum', '{bigint[]}'::name[], NULL),
+	(41, 'metric_hist_merge', '{bigint[],bigint[]}'::name[], NULL),
+	(42, 'metric_hist_percentile', '{bigint[],double precision}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 

@@ -161,11 +161,13 @@ SELECT is_empty($$
 $$, 'the BI role has no privilege on any other table, view or sequence');
 
 SELECT is(
-	(SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_catalog.pg_proc p
+	(SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_catalog.pg_proc p
 	  WHERE p.pronamespace = 'lead_process'::regnamespace
 		AND pg_catalog.has_function_privilege('lp_t_bi', p.oid, 'EXECUTE')),
-	ARRAY['lead_process.metric_bucket_value(smallint)'],
-	'the BI role executes only the function the views call');
+	ARRAY['lead_process.metric_hist_agg(smallint,bigint)',
+		  'lead_process.metric_hist_percentile(bigint[],double precision)',
+		  'lead_process.metric_hist_sum(bigint[])'],
+	'the BI role executes only the functions the views call');
 
 GRANT SELECT ON lp_metric_views TO lp_t_bi;	-- the test's own list of views
 SET ROLE lp_t_bi;
@@ -208,7 +210,7 @@ SELECT is(
 	'the writer''s changes are in the funnel');
 SELECT is(
 	(SELECT (handoffs, followed_up, median_followup) FROM lead_process.metric_followup_time
-	  WHERE grain = 'day' AND slice = 'owner' AND slice_value = 'rep-1' AND period_start = '2026-03-01'),
+	  WHERE grain = 'month' AND slice = 'owner' AND slice_value = 'rep-1' AND period_start = '2026-03-01'),
 	ROW(1::bigint, 1::bigint, interval '00:29:58'),
 	'the writer''s contact attempt is the follow-up');
 
