@@ -253,12 +253,22 @@ PG_FUNCTION_INFO_V1(lp_metric_hist_add);
 Datum
 lp_metric_hist_add(PG_FUNCTION_ARGS)
 {
-	LpHist	   *h = hist_state(fcinfo, "lp_metric_hist_add");
+	LpHist	   *h;
 	MemoryContext old;
 	int			b;
 
+	/*
+	 * Most facts have no duration: their groups keep a NULL state and
+	 * allocate nothing, which matters when a rebuild aggregates millions of
+	 * groups.
+	 */
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_POINTER(h);
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	h = hist_state(fcinfo, "lp_metric_hist_add");
 	b = PG_GETARG_INT16(1);
 	if (b < -1 || b > LP_BUCKET_MAX)
 		ereport(ERROR,
@@ -280,11 +290,16 @@ PG_FUNCTION_INFO_V1(lp_metric_hist_add_array);
 Datum
 lp_metric_hist_add_array(PG_FUNCTION_ARGS)
 {
-	LpHist	   *h = hist_state(fcinfo, "lp_metric_hist_add_array");
+	LpHist	   *h;
 	MemoryContext old;
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(h);
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	h = hist_state(fcinfo, "lp_metric_hist_add_array");
 	old = MemoryContextSwitchTo(GetMemoryChunkContext(h));
 	hist_add_array(h, PG_GETARG_ARRAYTYPE_P(1));
 	MemoryContextSwitchTo(old);
