@@ -57,3 +57,9 @@ bench-stage:
 .PHONY: bench-scoring
 bench-scoring:
 	bash bench/scoring.sh
+
+# Metrics benchmark: starts its own throwaway server (bench/README.md);
+# LEADS=... sets the scale (default 10 million)
+.PHONY: bench-metrics
+bench-metrics:
+	bash bench/metrics.sh
