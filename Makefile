@@ -5,9 +5,12 @@ MODULE_big = lead_process
 OBJS = \
 	src/lead_process.o \
 	src/lp_cache.o \
+	src/lp_calcore.o \
+	src/lp_calendar.o \
 	src/lp_condition.o \
 	src/lp_metrics.o \
 	src/lp_score.o \
+	src/lp_route.o \
 	src/lp_stage.o
 
 DATA = $(wildcard sql/lead_process--*.sql)
@@ -18,9 +21,9 @@ PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 # CI and developers add LP_CFLAGS="-Werror -DUSE_ASSERT_CHECKING"
 PG_CFLAGS = -Wall -Wextra $(LP_CFLAGS)
 
-REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring events metrics upgrade
+REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring scoring_time events routing row_security calendar metrics upgrade
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/lead_process.conf
-ISOLATION = stage_race config_cache events score_race ingest_races metrics_rollup
+ISOLATION = stage_race config_cache events score_race ingest_races handoff_race calendar_cache metrics_rollup
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
 	--temp-instance=./tmp_check_iso --temp-config=test/lead_process.conf
 TAP_TESTS = 1
@@ -57,6 +60,34 @@ bench-stage:
 .PHONY: bench-scoring
 bench-scoring:
 	bash bench/scoring.sh
+
+# Business-time benchmark: starts its own throwaway server (bench/README.md)
+.PHONY: bench-sla
+bench-sla:
+	bash bench/sla.sh
+
+# The condition language under libFuzzer (through a throwaway server) and
+# random SQL with sqlsmith: FUZZ_SECONDS (default 60), SQLSMITH_QUERIES
+# (default 20000)
+.PHONY: fuzz-conditions sqlsmith
+fuzz-conditions:
+	bash test/fuzz/conditions.sh $(or $(FUZZ_SECONDS),60)
+sqlsmith:
+	bash test/fuzz/sqlsmith.sh $(or $(SQLSMITH_QUERIES),20000)
+
+# Mixed CRM soak with invariant checks: starts its own throwaway server;
+# SOAK_SECONDS (default 180), SOAK_CLIENTS (default 8)
+.PHONY: soak
+soak:
+	bash bench/soak.sh $(or $(SOAK_SECONDS),180) $(or $(SOAK_CLIENTS),8)
+
+# Unit test and fuzzer of the business-time core (test/calendar/Makefile);
+# the fuzzer needs clang with libFuzzer
+.PHONY: check-calendar fuzz-calendar
+check-calendar:
+	$(MAKE) -C test/calendar check
+fuzz-calendar:
+	$(MAKE) -C test/calendar fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
 
 # Metrics benchmark: starts its own throwaway server (bench/README.md);
 # LEADS=... sets the scale (default 10 million)

@@ -211,6 +211,30 @@ SELECT setval(pg_get_serial_sequence('lead_process.lead', 'id'), :leads) AS seq 
 ANALYZE lead_process.lead;
 
 /* ------------------------------------------------------------------------
+ * Sales organisation: three teams, twelve reps, routing by country (the
+ * territories of the funnel walk below), capacity for open mqls, stale sal
+ * and sql leads recycled by the sweep after 45 days, and (once the walk is
+ * done) a limit of three recycles before a lead is disqualified.  The walk names the rep of each
+ * handoff itself, so the sample's owners stay deterministic; routing takes
+ * over for every lead handed off after the load.
+ * ------------------------------------------------------------------------ */
+INSERT INTO lead_process.team (name, method, description) VALUES
+	('na', 'round-robin', 'North America'),
+	('emea', 'least-loaded', 'Europe'),
+	('apac-latam', 'weighted', 'Asia-Pacific and Latin America');
+INSERT INTO lead_process.rep (name, team, weight)
+SELECT 'rep-' || lpad(i::text, 2, '0'),
+	   CASE WHEN i <= 5 THEN 'na' WHEN i <= 9 THEN 'emea' ELSE 'apac-latam' END,
+	   CASE WHEN i = 10 THEN 2 ELSE 1 END
+  FROM generate_series(1, 12) i;
+INSERT INTO lead_process.rep_capacity (rep, stage, max_leads)
+SELECT name, 'mql', 400 FROM lead_process.rep;
+INSERT INTO lead_process.routing_rule (name, priority, condition, team) VALUES
+	('north america', 10, '{"attribute": "country", "op": "in", "value": ["US", "CA"]}', 'na'),
+	('europe', 20, '{"attribute": "country", "op": "in", "value": ["GB", "DE", "FR", "IT", "ES", "NL"]}', 'emea'),
+	('rest of world', 30, NULL, 'apac-latam');
+UPDATE lead_process.stage SET stale_after = '45 days' WHERE name IN ('sal', 'sql');
+/* ------------------------------------------------------------------------
  * Scoring rules: the activities below are scored by lead_process itself as
  * they are inserted (behaviour rules, caps) and the leads by their profile
  * (fit rules).  Promotion by score is switched off while the sample loads:
@@ -469,6 +493,7 @@ $$;
 -- promotion by score back on
 UPDATE lead_process.stage SET score_threshold = (SELECT score_threshold FROM sample_mql_threshold)
  WHERE name = 'mql';
+UPDATE lead_process.stage SET max_recycles = 3 WHERE name = 'lead';
 
 COMMIT;
 

@@ -31,6 +31,8 @@ packages=(
 	libipc-run-perl
 	libtap-parser-sourcehandler-pgtap-perl
 	python3-psycopg2
+	clang
+	libclang-rt-14-dev
 )
 
 missing=()

@@ -23,7 +23,8 @@ SELECT e.id, e.lead_id, e.type,
 -- every history row has its event, and the reverse
 SELECT count(*) AS unmatched
   FROM lead_process.stage_history h
-  FULL JOIN lead_process.event e ON (e.payload->>'history_id')::bigint = h.id
+  FULL JOIN (SELECT * FROM lead_process.event WHERE type <> 'lead_assigned') e
+	    ON (e.payload->>'history_id')::bigint = h.id
  WHERE h.id IS NULL OR e.id IS NULL;
 -- an error leaves no event behind
 SELECT lead_process.move(1, 'customer');

@@ -202,8 +202,16 @@ CREATE TABLE lead_process.behaviour_rule (
 	priority        integer NOT NULL DEFAULT 100,
 	active          boolean NOT NULL DEFAULT true,
 	fast_track_to   text REFERENCES lead_process.stage (name) ON DELETE SET NULL,
+	min_interval    interval CHECK (min_interval OPERATOR(pg_catalog.>) '0'::interval
+									AND pg_catalog.date_part('month', min_interval) OPERATOR(pg_catalog.=) 0
+									AND pg_catalog.date_part('year', min_interval) OPERATOR(pg_catalog.=) 0),
+	half_life       interval CHECK (half_life OPERATOR(pg_catalog.>) '0'::interval
+									AND pg_catalog.date_part('month', half_life) OPERATOR(pg_catalog.=) 0
+									AND pg_catalog.date_part('year', half_life) OPERATOR(pg_catalog.=) 0),
 	description     text,
-	CHECK ((property IS NULL) = (pattern IS NULL))
+	CHECK ((property IS NULL) = (pattern IS NULL)),
+	CONSTRAINT behaviour_rule_decay_uncapped
+		CHECK (half_life IS NULL OR (max_occurrences IS NULL AND max_points IS NULL))
 );
 COMMENT ON TABLE lead_process.behaviour_rule IS
 	'Behaviour rules: an activity of a type (and, optionally, whose property matches a LIKE pattern) gives points to its lead; the first matching active rule by (priority, id) counts, within the rule''s caps';
@@ -218,6 +226,10 @@ COMMENT ON COLUMN lead_process.behaviour_rule.max_points IS 'The rule gives a le
 COMMENT ON COLUMN lead_process.behaviour_rule.priority IS 'Matching order: lower first, then id';
 COMMENT ON COLUMN lead_process.behaviour_rule.active IS 'Inactive rules match nothing';
 COMMENT ON COLUMN lead_process.behaviour_rule.fast_track_to IS 'Stage a matching activity moves the lead to at once (e.g. sal for a demo request), when the graph has an edge to it from the lead''s stage and it lies further down the funnel';
+COMMENT ON COLUMN lead_process.behaviour_rule.min_interval IS
+	'Count at most one occurrence per window of this length (windows start at 2000-01-01 00:00 UTC; 1 day = one per UTC day), whatever order activities arrive in (NULL: every occurrence counts)';
+COMMENT ON COLUMN lead_process.behaviour_rule.half_life IS
+	'The points of an occurrence halve every half_life after it happened; read with current_score(). Decaying rules take no caps (NULL: no decay)';
 COMMENT ON COLUMN lead_process.behaviour_rule.description IS 'Why the rule exists';
 COMMENT ON INDEX lead_process.behaviour_rule_pkey IS 'Behaviour rules by id';
 COMMENT ON INDEX lead_process.behaviour_rule_name_key IS 'Behaviour rules by name';
@@ -331,6 +343,21 @@ CREATE FUNCTION lead_process.rescore_behaviour(lead_id bigint DEFAULT NULL) RETU
 COMMENT ON FUNCTION lead_process.rescore_behaviour(bigint) IS
 	'Recomputes behaviour_score and score_tally from the activities after behaviour rules changed, for one lead or (NULL) all; set-based; returns how many leads changed';
 
+CREATE FUNCTION lead_process.decayed_points(sum_at_ref double precision, ref_us bigint,
+											half_life interval, as_of timestamptz)
+	RETURNS double precision
+	LANGUAGE c STABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_decayed_points';
+COMMENT ON FUNCTION lead_process.decayed_points(double precision, bigint, interval, timestamptz) IS
+	'The value at as_of of a decaying rule''s tally entry: sum_at_ref * 2^((ref - as_of) / half_life), ref in microseconds since 2000-01-01 UTC';
+
+CREATE FUNCTION lead_process.current_score(lead lead_process.lead, as_of timestamptz DEFAULT pg_catalog.now())
+	RETURNS integer
+	LANGUAGE c STABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_current_score';
+COMMENT ON FUNCTION lead_process.current_score(lead_process.lead, timestamptz) IS
+	'The lead''s score at as_of: fit_score + behaviour_score + the decaying rules'' points, decayed to as_of (equals lead.score when no rule decays)';
+
 CREATE FUNCTION lead_process.score_explain(lead_id bigint)
 	RETURNS TABLE (source text, rule_id bigint, rule_name text, occurrences integer, points integer)
 	LANGUAGE sql STABLE
@@ -341,7 +368,12 @@ CREATE FUNCTION lead_process.score_explain(lead_id bigint)
 		UNION ALL
 		SELECT 'behaviour', t.key::bigint, r.name,
 			   (t.value OPERATOR(pg_catalog.->>) 0)::integer,
-			   (t.value OPERATOR(pg_catalog.->>) 1)::integer
+			   CASE WHEN (t.value OPERATOR(pg_catalog.->>) 2) IS NULL
+					THEN (t.value OPERATOR(pg_catalog.->>) 1)::integer
+					ELSE pg_catalog.round(lead_process.decayed_points(
+							 (t.value OPERATOR(pg_catalog.->>) 2)::pg_catalog.float8,
+							 (t.value OPERATOR(pg_catalog.->>) 3)::pg_catalog.int8,
+							 r.half_life, pg_catalog.now()))::integer END
 		  FROM lead_process.lead l
 		 CROSS JOIN LATERAL pg_catalog.jsonb_each(l.score_tally) t
 		  LEFT JOIN lead_process.behaviour_rule r ON r.id OPERATOR(pg_catalog.=) t.key::bigint
@@ -349,7 +381,7 @@ CREATE FUNCTION lead_process.score_explain(lead_id bigint)
 		 ORDER BY 1 DESC, 5 DESC, 2;
 	END;
 COMMENT ON FUNCTION lead_process.score_explain(bigint) IS
-	'Why a lead has its score: each fit rule it matches and each behaviour rule its activities matched, with occurrences and points; the points add up to lead.score';
+	'Why a lead has its score: each fit rule it matches and each behaviour rule its activities matched, with occurrences and points (decaying rules as of now); the points add up to lead.score, or to current_score() when rules decay';
 
 REVOKE ALL ON FUNCTION lead_process.activity_score_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.lead_deleted_trigger() FROM PUBLIC;
@@ -357,9 +389,11 @@ REVOKE ALL ON FUNCTION lead_process.lead_truncated_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.activity_guard_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.rescore_behaviour(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.score_explain(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.decayed_points(double precision, bigint, interval, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.current_score(lead_process.lead, timestamptz) FROM PUBLIC;
 
 CREATE VIEW lead_process.near_qualified WITH (security_invoker = true) AS
-SELECT l.id AS lead_id, l.stage, t.to_stage AS next_stage, l.score, s.score_threshold,
+SELECT l.id AS lead_id, l.stage, t.to_stage AS next_stage, lead_process.current_score(l) AS score, s.score_threshold,
 	   m.missing[1] AS missing_field, l.owner
   FROM lead_process.lead l
   JOIN lead_process.transition t
@@ -370,14 +404,14 @@ SELECT l.id AS lead_id, l.stage, t.to_stage AS next_stage, l.score, s.score_thre
 	SELECT pg_catalog.array_agg(f ORDER BY f) AS missing
 	  FROM pg_catalog.unnest(s.required_fields) AS f
 	 WHERE COALESCE(pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) f, '') OPERATOR(pg_catalog.=) '') m
- WHERE l.score OPERATOR(pg_catalog.>=) s.score_threshold
+ WHERE lead_process.current_score(l) OPERATOR(pg_catalog.>=) s.score_threshold
    AND pg_catalog.cardinality(m.missing) OPERATOR(pg_catalog.=) 1;
 COMMENT ON VIEW lead_process.near_qualified IS
 	'Leads whose score meets the threshold of their next stage but that lack exactly one required profile field, and which (marketing''s enrichment list)';
 COMMENT ON COLUMN lead_process.near_qualified.lead_id IS 'Lead';
 COMMENT ON COLUMN lead_process.near_qualified.stage IS 'Current stage';
 COMMENT ON COLUMN lead_process.near_qualified.next_stage IS 'Stage the score would promote the lead into';
-COMMENT ON COLUMN lead_process.near_qualified.score IS 'Lead score';
+COMMENT ON COLUMN lead_process.near_qualified.score IS 'Lead score now (current_score(), with decaying points)';
 COMMENT ON COLUMN lead_process.near_qualified.score_threshold IS 'Threshold of the next stage';
 COMMENT ON COLUMN lead_process.near_qualified.missing_field IS 'The one required field the lead lacks';
 COMMENT ON COLUMN lead_process.near_qualified.owner IS 'Lead owner';
@@ -522,6 +556,433 @@ REVOKE ALL ON FUNCTION lead_process.ack_events(text, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.prune_events() FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
+ * Sales reps, teams, queues and routing
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE lead_process.team (
+	name        text PRIMARY KEY CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>) 0),
+	method      text NOT NULL DEFAULT 'round-robin'
+		CHECK (method IN ('round-robin', 'least-loaded', 'weighted')),
+	description text
+);
+COMMENT ON TABLE lead_process.team IS
+	'Sales teams: routing rules send leads to a team, which picks one of its reps by its method';
+COMMENT ON COLUMN lead_process.team.name IS 'Team name';
+COMMENT ON COLUMN lead_process.team.method IS
+	'How the team picks a rep: round-robin (least recently assigned), least-loaded (fewest open leads in the stage), weighted (assignments in proportion to rep.weight)';
+COMMENT ON COLUMN lead_process.team.description IS 'What the team covers';
+COMMENT ON INDEX lead_process.team_pkey IS 'Teams by name';
+
+CREATE TABLE lead_process.rep (
+	name        text PRIMARY KEY CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>) 0),
+	team        text REFERENCES lead_process.team (name) ON UPDATE CASCADE,
+	active      boolean NOT NULL DEFAULT true,
+	away_until  timestamptz,
+	weight      integer NOT NULL DEFAULT 1
+		CHECK (weight OPERATOR(pg_catalog.>) 0 AND weight OPERATOR(pg_catalog.<=) 1000),
+	territory   jsonb,
+	email       text,
+	login       name
+);
+CREATE INDEX rep_team_idx ON lead_process.rep (team);
+CREATE UNIQUE INDEX rep_login_idx ON lead_process.rep (login) WHERE login IS NOT NULL;
+COMMENT ON TABLE lead_process.rep IS
+	'Sales reps; lead.owner names a rep (or a queue). Routing skips inactive and absent reps and reps at capacity';
+COMMENT ON COLUMN lead_process.rep.name IS 'Rep name, the value lead.owner takes';
+COMMENT ON COLUMN lead_process.rep.team IS 'Team the rep belongs to (NULL: reachable only by rules that name the rep)';
+COMMENT ON COLUMN lead_process.rep.active IS 'Inactive reps receive no leads';
+COMMENT ON COLUMN lead_process.rep.away_until IS 'Out of office until this time: no leads before it';
+COMMENT ON COLUMN lead_process.rep.weight IS 'Share of the team''s leads under the weighted method (1 to 1000)';
+COMMENT ON COLUMN lead_process.rep.territory IS
+	'Condition on the lead (docs/conditions.md) the rep covers inside the team, e.g. {"attribute": "country", "op": "in", "value": ["DE", "AT"]} (NULL: any lead)';
+COMMENT ON COLUMN lead_process.rep.email IS 'Contact email of the rep';
+COMMENT ON COLUMN lead_process.rep.login IS
+	'Database role the rep connects as; with rep security enabled (enable_rep_security()) that role sees only the rep''s own leads';
+COMMENT ON INDEX lead_process.rep_login_idx IS 'One rep per database role';
+COMMENT ON INDEX lead_process.rep_pkey IS 'Reps by name';
+COMMENT ON INDEX lead_process.rep_team_idx IS 'Reps by team';
+
+CREATE TABLE lead_process.rep_capacity (
+	rep         text NOT NULL REFERENCES lead_process.rep (name) ON UPDATE CASCADE ON DELETE CASCADE,
+	stage       text NOT NULL REFERENCES lead_process.stage (name) ON UPDATE CASCADE ON DELETE CASCADE,
+	max_leads   integer NOT NULL CHECK (max_leads OPERATOR(pg_catalog.>=) 0),
+	PRIMARY KEY (rep, stage)
+);
+COMMENT ON TABLE lead_process.rep_capacity IS
+	'How many open leads a rep may own in a stage; routing skips a rep at capacity (no row: no limit)';
+COMMENT ON COLUMN lead_process.rep_capacity.rep IS 'Rep';
+COMMENT ON COLUMN lead_process.rep_capacity.stage IS 'Stage the limit applies to';
+COMMENT ON COLUMN lead_process.rep_capacity.max_leads IS 'Most leads the rep may own in the stage at once';
+COMMENT ON INDEX lead_process.rep_capacity_pkey IS 'Capacities by rep and stage';
+
+CREATE TABLE lead_process.queue (
+	name        text PRIMARY KEY CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>) 0),
+	is_default  boolean NOT NULL DEFAULT false,
+	description text
+);
+CREATE UNIQUE INDEX queue_default_idx ON lead_process.queue (is_default) WHERE is_default;
+COMMENT ON TABLE lead_process.queue IS
+	'Queues: owners that are not reps (a shared inbox); the default queue takes leads no routing rule can place';
+COMMENT ON COLUMN lead_process.queue.name IS 'Queue name, the value lead.owner takes';
+COMMENT ON COLUMN lead_process.queue.is_default IS 'The queue for leads nothing else matches (at most one)';
+COMMENT ON COLUMN lead_process.queue.description IS 'Who works the queue';
+COMMENT ON INDEX lead_process.queue_pkey IS 'Queues by name';
+COMMENT ON INDEX lead_process.queue_default_idx IS 'At most one default queue';
+
+CREATE TABLE lead_process.routing_rule (
+	id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	name        text NOT NULL UNIQUE CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>) 0),
+	priority    integer NOT NULL DEFAULT 100,
+	condition   jsonb,
+	team        text REFERENCES lead_process.team (name) ON UPDATE CASCADE,
+	rep         text REFERENCES lead_process.rep (name) ON UPDATE CASCADE,
+	queue       text REFERENCES lead_process.queue (name) ON UPDATE CASCADE,
+	active      boolean NOT NULL DEFAULT true,
+	description text,
+	CHECK (pg_catalog.num_nonnulls(team, rep, queue) OPERATOR(pg_catalog.=) 1)
+);
+COMMENT ON TABLE lead_process.routing_rule IS
+	'Routing rules, tried by (priority, id); the first active rule whose condition the lead matches and whose target can take it decides the owner';
+COMMENT ON COLUMN lead_process.routing_rule.id IS 'Rule id';
+COMMENT ON COLUMN lead_process.routing_rule.name IS 'Unique rule name, shown by route_preview()';
+COMMENT ON COLUMN lead_process.routing_rule.priority IS 'Lower first; ties by id';
+COMMENT ON COLUMN lead_process.routing_rule.condition IS 'Condition on the lead (docs/conditions.md); NULL matches every lead';
+COMMENT ON COLUMN lead_process.routing_rule.team IS 'Target team (its method picks the rep)';
+COMMENT ON COLUMN lead_process.routing_rule.rep IS 'Target rep';
+COMMENT ON COLUMN lead_process.routing_rule.queue IS 'Target queue';
+COMMENT ON COLUMN lead_process.routing_rule.active IS 'Inactive rules are kept but not tried';
+COMMENT ON COLUMN lead_process.routing_rule.description IS 'Why the rule exists';
+COMMENT ON INDEX lead_process.routing_rule_pkey IS 'Routing rules by id';
+COMMENT ON INDEX lead_process.routing_rule_name_key IS 'Routing rules by name';
+COMMENT ON SEQUENCE lead_process.routing_rule_id_seq IS 'Identity of routing_rule.id';
+
+/*
+ * Assignment state of each rep, kept apart from lead_process.rep so that an
+ * assignment does not count as a configuration change (which would reload
+ * the process cache of every session).
+ */
+CREATE TABLE lead_process.rep_state (
+	rep              text PRIMARY KEY REFERENCES lead_process.rep (name) ON UPDATE CASCADE ON DELETE CASCADE,
+	assigned         bigint NOT NULL DEFAULT 0,
+	last_assigned_at timestamptz,
+	last_turn        bigint
+);
+COMMENT ON TABLE lead_process.rep_state IS
+	'Routing state per rep, maintained by lead_process: how many leads routing gave the rep and when it last did';
+COMMENT ON COLUMN lead_process.rep_state.rep IS 'Rep';
+COMMENT ON COLUMN lead_process.rep_state.assigned IS 'Leads routing has assigned to the rep';
+COMMENT ON COLUMN lead_process.rep_state.last_assigned_at IS 'When routing last assigned the rep a lead';
+COMMENT ON COLUMN lead_process.rep_state.last_turn IS 'Order of that assignment among all assignments (round-robin picks the smallest; NULL: never)';
+COMMENT ON INDEX lead_process.rep_state_pkey IS 'Routing state by rep';
+
+CREATE SEQUENCE lead_process.routing_turn_seq;
+COMMENT ON SEQUENCE lead_process.routing_turn_seq IS 'Orders assignments for round-robin';
+
+/* Every assignment of an owner, append-only, like stage_history */
+CREATE TABLE lead_process.assignment (
+	id             bigint GENERATED ALWAYS AS IDENTITY,
+	lead_id        bigint NOT NULL REFERENCES lead_process.lead (id) ON DELETE CASCADE,
+	owner          text,
+	previous_owner text,
+	stage          text NOT NULL,
+	cause          text NOT NULL,
+	rule_id        bigint,
+	method         text,
+	assigned_at    timestamptz NOT NULL,
+	changed_by     text NOT NULL,
+	actor          text,
+	PRIMARY KEY (lead_id, id)
+);
+CREATE INDEX assignment_owner_idx ON lead_process.assignment (owner, assigned_at);
+COMMENT ON TABLE lead_process.assignment IS
+	'Append-only record of every change of lead.owner: by routing (at handoff, by route()) or by a client UPDATE';
+COMMENT ON COLUMN lead_process.assignment.id IS 'Row id, increasing in recording order';
+COMMENT ON COLUMN lead_process.assignment.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.assignment.owner IS 'New owner (a rep, a queue, or NULL when unassigned)';
+COMMENT ON COLUMN lead_process.assignment.previous_owner IS 'Owner before';
+COMMENT ON COLUMN lead_process.assignment.stage IS 'Stage of the lead at the assignment';
+COMMENT ON COLUMN lead_process.assignment.cause IS 'handoff (routing on entering a handoff stage), route (route()), update (a client set lead.owner)';
+COMMENT ON COLUMN lead_process.assignment.rule_id IS 'Routing rule that decided (NULL: default queue or not routing)';
+COMMENT ON COLUMN lead_process.assignment.method IS 'round-robin, least-loaded, weighted, rep, queue or default-queue (NULL: not routing)';
+COMMENT ON COLUMN lead_process.assignment.assigned_at IS 'When the assignment took effect';
+COMMENT ON COLUMN lead_process.assignment.changed_by IS 'Database role that made the change';
+COMMENT ON COLUMN lead_process.assignment.actor IS 'Application user (lead_process.actor)';
+COMMENT ON INDEX lead_process.assignment_pkey IS 'Assignments by lead';
+COMMENT ON INDEX lead_process.assignment_owner_idx IS 'Assignments by owner and time, for follow-up metrics';
+COMMENT ON SEQUENCE lead_process.assignment_id_seq IS 'Identity of assignment.id';
+
+ALTER TABLE lead_process.stage
+	ADD COLUMN handoff boolean NOT NULL DEFAULT false,
+	ADD COLUMN max_recycles integer CHECK (max_recycles OPERATOR(pg_catalog.>=) 0),
+	ADD COLUMN stale_after interval CHECK (stale_after OPERATOR(pg_catalog.>) '0'::interval);
+COMMENT ON COLUMN lead_process.stage.handoff IS
+	'Entering this stage routes the lead to an owner in the same transaction, unless a rep already owns it';
+COMMENT ON COLUMN lead_process.stage.max_recycles IS
+	'A recycle into this stage of a lead already recycled this many times (lead.recycle_count, from any stage) disqualifies it instead, along the disqualify edge of the stage it leaves (reason too-many-recycles; NULL: no limit)';
+COMMENT ON COLUMN lead_process.stage.stale_after IS
+	'sweep() recycles a lead (reason stale) that has been in this stage this long without an activity or a contact attempt (NULL: never)';
+UPDATE lead_process.stage SET handoff = true
+ WHERE name OPERATOR(pg_catalog.=) 'mql'
+   AND pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica';
+
+ALTER TABLE lead_process.reason
+	ADD COLUMN score_action text NOT NULL DEFAULT 'keep'
+		CHECK (score_action IN ('keep', 'reset', 'scale')),
+	ADD COLUMN score_factor numeric
+		CHECK (score_factor OPERATOR(pg_catalog.>=) 0 AND score_factor OPERATOR(pg_catalog.<=) 1),
+	ADD CHECK ((score_action OPERATOR(pg_catalog.=) 'scale') OPERATOR(pg_catalog.=) (score_factor IS NOT NULL));
+COMMENT ON COLUMN lead_process.reason.score_action IS
+	'What a recycle with this reason does to the behaviour score: keep it, reset it to zero, or scale it by score_factor';
+COMMENT ON COLUMN lead_process.reason.score_factor IS 'Factor (0 to 1) for score_action scale';
+
+INSERT INTO lead_process.queue (name, is_default, description)
+SELECT 'unassigned', true, 'Leads no routing rule could place'
+ WHERE pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica';
+
+CREATE FUNCTION lead_process.condition_validate_trigger() RETURNS trigger
+	LANGUAGE c AS 'MODULE_PATHNAME', 'lp_condition_validate_trigger';
+COMMENT ON FUNCTION lead_process.condition_validate_trigger() IS
+	'BEFORE ROW trigger: refuses a malformed condition in the column named by the trigger argument';
+CREATE TRIGGER routing_rule_validate
+	BEFORE INSERT OR UPDATE OF condition ON lead_process.routing_rule
+	FOR EACH ROW EXECUTE FUNCTION lead_process.condition_validate_trigger('condition');
+COMMENT ON TRIGGER routing_rule_validate ON lead_process.routing_rule IS
+	'Validates the rule''s condition when it is written';
+CREATE TRIGGER rep_validate
+	BEFORE INSERT OR UPDATE OF territory ON lead_process.rep
+	FOR EACH ROW EXECUTE FUNCTION lead_process.condition_validate_trigger('territory');
+COMMENT ON TRIGGER rep_validate ON lead_process.rep IS
+	'Validates the rep''s territory condition when it is written';
+
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.team FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.rep FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.rep_capacity FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.queue FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.routing_rule FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+COMMENT ON TRIGGER config_changed ON lead_process.team IS 'Invalidates the process cache';
+COMMENT ON TRIGGER config_changed ON lead_process.rep IS 'Invalidates the process cache';
+COMMENT ON TRIGGER config_changed ON lead_process.rep_capacity IS 'Invalidates the process cache';
+COMMENT ON TRIGGER config_changed ON lead_process.queue IS 'Invalidates the process cache';
+COMMENT ON TRIGGER config_changed ON lead_process.routing_rule IS 'Invalidates the process cache';
+
+SELECT pg_catalog.pg_extension_config_dump('lead_process.team', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.rep', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.rep_capacity', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.queue', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.routing_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.rep_state', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.assignment', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.routing_turn_seq', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.routing_rule', 'id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.assignment', 'id')::pg_catalog.regclass, '');
+
+/* The AFTER trigger also records owner changes now */
+DROP TRIGGER lead_history_update ON lead_process.lead;
+CREATE TRIGGER lead_history_update
+	AFTER UPDATE ON lead_process.lead
+	FOR EACH ROW
+	WHEN (OLD.stage IS DISTINCT FROM NEW.stage
+		  OR OLD.status IS DISTINCT FROM NEW.status
+		  OR OLD.owner IS DISTINCT FROM NEW.owner)
+	EXECUTE FUNCTION lead_process.lead_history_trigger();
+COMMENT ON TRIGGER lead_history_update ON lead_process.lead IS
+	'Records each stage or status change in stage_history and each owner change in assignment, with their events';
+
+CREATE FUNCTION lead_process.route(lead_id bigint, reassign boolean DEFAULT false,
+								   actor text DEFAULT NULL, at timestamptz DEFAULT NULL)
+	RETURNS text
+	LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'lp_route';
+COMMENT ON FUNCTION lead_process.route(bigint, boolean, text, timestamptz) IS
+	'Routes a lead now: gives it the owner the routing rules pick (a lead a rep owns keeps its owner unless reassign, which then prefers another rep); returns the owner';
+
+CREATE FUNCTION lead_process.route_preview(lead_id bigint, at timestamptz DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'lp_route_preview';
+COMMENT ON FUNCTION lead_process.route_preview(bigint, timestamptz) IS
+	'The owner routing would give the lead at the given time and why (each rule tried, each rep considered), changing nothing';
+
+CREATE FUNCTION lead_process.accept(lead_id bigint, actor text DEFAULT NULL,
+									at timestamptz DEFAULT NULL)
+	RETURNS boolean
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	current_stage text;
+	target text;
+BEGIN
+	SELECT l.stage INTO current_stage FROM lead_process.lead l
+	 WHERE l.id OPERATOR(pg_catalog.=) accept.lead_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'lead % does not exist', accept.lead_id USING ERRCODE = 'no_data_found';
+	END IF;
+	SELECT t.to_stage INTO target FROM lead_process.transition t
+	 WHERE t.from_stage OPERATOR(pg_catalog.=) current_stage AND t.kind OPERATOR(pg_catalog.=) 'accept'
+	 ORDER BY t.to_stage LIMIT 1;
+	IF target IS NULL THEN
+		RAISE EXCEPTION 'lead % in stage "%" cannot be accepted', accept.lead_id, current_stage
+			USING ERRCODE = 'LP001',
+				  DETAIL = format('Stage "%s" has no accept transition.', current_stage),
+				  HINT = 'Leads are accepted from the handoff stage (mql); see lead_process.allowed_transitions(lead_id).';
+	END IF;
+	RETURN lead_process.move(accept.lead_id, target, NULL, accept.actor, accept.at);
+END
+$$;
+COMMENT ON FUNCTION lead_process.accept(bigint, text, timestamptz) IS
+	'Sales accepts a handed-off lead: moves it along its stage''s accept edge (mql -> sal)';
+
+CREATE FUNCTION lead_process.reject(lead_id bigint, reason text DEFAULT 'rejected',
+									actor text DEFAULT NULL, at timestamptz DEFAULT NULL)
+	RETURNS text
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	RETURN lead_process.recycle(reject.lead_id, reject.reason, reject.actor, reject.at);
+COMMENT ON FUNCTION lead_process.reject(bigint, text, text, timestamptz) IS
+	'Sales rejects a handed-off lead: recycles it to marketing along its reject edge with a reason (default rejected)';
+
+/*
+ * The sweep: time-driven work, run by pg_cron or any scheduler with an
+ * explicit time.  Stale leads: in a stage with stale_after, entered at least
+ * that long before as_of, with no activity and no contact attempt since.
+ * Candidates are locked with SKIP LOCKED, so two sweeps never act on the
+ * same lead and a sweep never waits for a CRM transaction (the lead is
+ * considered again at the next sweep); the conditions are re-checked on the
+ * locked row.
+ */
+CREATE FUNCTION lead_process.sweep(as_of timestamptz DEFAULT pg_catalog.now())
+	RETURNS TABLE (action text, leads bigint)
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	lead_id bigint;
+	stale bigint := 0;
+BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	FOR lead_id IN
+		SELECT l.id
+		  FROM lead_process.lead l
+		  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) l.stage
+		 WHERE s.stale_after IS NOT NULL
+		   AND l.stage_changed_at OPERATOR(pg_catalog.<=) (as_of OPERATOR(pg_catalog.-) s.stale_after)
+		   AND (SELECT pg_catalog.count(*) FROM lead_process.transition t
+				 WHERE t.from_stage OPERATOR(pg_catalog.=) l.stage
+				   AND t.kind IN ('recycle', 'reject')) OPERATOR(pg_catalog.=) 1
+		   AND NOT EXISTS (SELECT 1 FROM lead_process.activity a
+							WHERE a.lead_id OPERATOR(pg_catalog.=) l.id
+							  AND a.occurred_at OPERATOR(pg_catalog.>) (as_of OPERATOR(pg_catalog.-) s.stale_after))
+		   AND NOT EXISTS (SELECT 1 FROM lead_process.contact_attempt c
+							WHERE c.lead_id OPERATOR(pg_catalog.=) l.id
+							  AND c.occurred_at OPERATOR(pg_catalog.>) (as_of OPERATOR(pg_catalog.-) s.stale_after))
+		 ORDER BY l.id
+		   FOR NO KEY UPDATE OF l SKIP LOCKED
+	LOOP
+		PERFORM lead_process.recycle(lead_id, 'stale', 'lead_process.sweep', as_of);
+		stale := stale OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	action := 'recycled-stale';
+	leads := stale;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION lead_process.sweep(timestamptz) IS
+	'Time-driven work as of the given time: recycles leads that stayed in a stage with stale_after without activity or contact (reason stale); returns what it did. Safe to run concurrently; schedule it with pg_cron';
+
+REVOKE ALL ON FUNCTION lead_process.sweep(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.condition_validate_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.route(bigint, boolean, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.route_preview(bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.accept(bigint, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.reject(bigint, text, text, timestamptz) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Rep security: row-level security so that a rep sees only their own leads
+ *
+ * The policies exist from the install on but do nothing until
+ * enable_rep_security() turns row-level security on for the lead tables.
+ * A role named in rep.login then sees (and may write) only the leads it
+ * owns and their activities, contact attempts, history, assignments and
+ * events; every other role sees everything, as before.  The rep of the
+ * session is found once per query (an InitPlan), not per row.
+ * lead_process's own triggers and routing run as the tables' owner, which
+ * row-level security does not restrict, so scores, routing loads and
+ * capacities still count every lead.
+ * ------------------------------------------------------------------------ */
+
+CREATE POLICY rep_own_leads ON lead_process.lead
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR owner OPERATOR(pg_catalog.=)
+			  (SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER))
+	WITH CHECK (true);
+COMMENT ON POLICY rep_own_leads ON lead_process.lead IS
+	'With rep security enabled, a rep''s role sees, changes and inserts only leads the rep owns (a lead is reassigned to somebody else by a role that is not a rep)';
+CREATE POLICY rep_own_leads ON lead_process.activity
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.activity IS
+	'With rep security enabled, a rep''s role sees and adds activities of its own leads only';
+CREATE POLICY rep_own_leads ON lead_process.contact_attempt
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.contact_attempt IS
+	'With rep security enabled, a rep''s role sees and adds contact attempts of its own leads only';
+CREATE POLICY rep_own_leads ON lead_process.stage_history
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.stage_history IS
+	'With rep security enabled, a rep''s role sees the history of its own leads only';
+CREATE POLICY rep_own_leads ON lead_process.assignment
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.assignment IS
+	'With rep security enabled, a rep''s role sees the assignments of its own leads only';
+CREATE POLICY rep_own_leads ON lead_process.event
+	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
+COMMENT ON POLICY rep_own_leads ON lead_process.event IS
+	'With rep security enabled, a rep''s role sees the events of its own leads only';
+
+CREATE FUNCTION lead_process.enable_rep_security(enable boolean DEFAULT true) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['lead', 'activity', 'contact_attempt', 'stage_history', 'assignment', 'event'] LOOP
+		EXECUTE format('ALTER TABLE lead_process.%I %s ROW LEVEL SECURITY', t,
+					   CASE WHEN enable THEN 'ENABLE' ELSE 'DISABLE' END);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION lead_process.enable_rep_security(boolean) IS
+	'Turns rep security on (or off with false): roles named in rep.login then see only their own leads and what belongs to them. Needs the owner of the tables; run it again after a restore';
+
+CREATE FUNCTION lead_process.rep_security_enabled() RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	RETURN (SELECT c.relrowsecurity FROM pg_catalog.pg_class c
+			 WHERE c.oid OPERATOR(pg_catalog.=) 'lead_process.lead'::pg_catalog.regclass);
+COMMENT ON FUNCTION lead_process.rep_security_enabled() IS 'Whether rep security is on';
+
+REVOKE ALL ON FUNCTION lead_process.enable_rep_security(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.rep_security_enabled() FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
  * Privilege levels, extended to the new objects
  * ------------------------------------------------------------------------ */
 
@@ -538,7 +999,13 @@ BEGIN
 				   'lead_process.fit_score_of(lead_process.lead), '
 				   'lead_process.fit_rules_of(lead_process.lead), '
 				   'lead_process.fit_explain(bigint), '
-				   'lead_process.score_explain(bigint) TO %s', role);
+				   'lead_process.score_explain(bigint), '
+				   'lead_process.decayed_points(double precision, bigint, interval, timestamptz), '
+				   'lead_process.current_score(lead_process.lead, timestamptz), '
+				   'lead_process.rep_security_enabled(), '
+				   'lead_process.route_preview(bigint, timestamptz), '
+				   'lead_process.business_time_add(text, timestamptz, interval), '
+				   'lead_process.business_time_between(text, timestamptz, timestamptz) TO %s', role);
 END
 $$;
 
@@ -554,7 +1021,10 @@ BEGIN
 				   'lead_process.recycle(bigint, text, text, timestamptz), '
 				   'lead_process.disqualify(bigint, text, text, timestamptz), '
 				   'lead_process.read_events(text, integer), '
-				   'lead_process.ack_events(text, bigint) TO %s', role);
+				   'lead_process.ack_events(text, bigint), '
+				   'lead_process.route(bigint, boolean, text, timestamptz), '
+				   'lead_process.accept(bigint, text, timestamptz), '
+				   'lead_process.reject(bigint, text, text, timestamptz) TO %s', role);
 	EXECUTE format('GRANT UPDATE ON lead_process.event_consumer TO %s', role);
 END
 $$;
@@ -571,12 +1041,222 @@ BEGIN
 				   'lead_process.contact_attempt, lead_process.stage_history TO %s', role);
 	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.rescore_fit(bigint), '
 				   'lead_process.rescore_behaviour(bigint), '
-				   'lead_process.prune_events() TO %s', role);
+				   'lead_process.prune_events(), '
+				   'lead_process.sweep(timestamptz) TO %s', role);
 	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON lead_process.fit_rule, '
 				   'lead_process.behaviour_rule, lead_process.event_consumer TO %s', role);
-	EXECUTE format('GRANT DELETE ON lead_process.event TO %s', role);
+	EXECUTE format('GRANT DELETE ON lead_process.event, lead_process.assignment TO %s', role);
+	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON lead_process.team, lead_process.rep, '
+				   'lead_process.rep_capacity, lead_process.queue, lead_process.routing_rule, '
+				   'lead_process.rep_state, lead_process.calendar, lead_process.calendar_hours, '
+				   'lead_process.calendar_holiday TO %s', role);
 END
 $$;
+
+/* ------------------------------------------------------------------------
+ * Business calendars: time zone, weekly shifts and holidays, and the
+ * business-time arithmetic SLA deadlines are computed with
+ * (docs/calendars.md)
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE lead_process.calendar (
+	name        text PRIMARY KEY
+		CHECK (pg_catalog.octet_length(name) OPERATOR(pg_catalog.>) 0
+			   AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<) 64),
+	time_zone   text NOT NULL,
+	description text
+);
+COMMENT ON TABLE lead_process.calendar IS
+	'Business calendars: a time zone, weekly shifts (calendar_hours) and holidays (calendar_holiday); business_time_add() and business_time_between() count only open time';
+COMMENT ON COLUMN lead_process.calendar.name IS 'Calendar name (1 to 63 bytes), as passed to the business-time functions';
+COMMENT ON COLUMN lead_process.calendar.time_zone IS 'Time zone of the shifts and holidays, a name from pg_timezone_names such as Europe/Berlin';
+COMMENT ON COLUMN lead_process.calendar.description IS 'What the calendar is for';
+COMMENT ON INDEX lead_process.calendar_pkey IS 'Calendars by name';
+
+CREATE TABLE lead_process.calendar_hours (
+	calendar    text NOT NULL
+		REFERENCES lead_process.calendar (name) ON UPDATE CASCADE ON DELETE CASCADE,
+	weekday     integer NOT NULL
+		CHECK (weekday OPERATOR(pg_catalog.>=) 1 AND weekday OPERATOR(pg_catalog.<=) 7),
+	opens       time NOT NULL,
+	closes      time NOT NULL,
+	PRIMARY KEY (calendar, weekday, opens)
+);
+COMMENT ON TABLE lead_process.calendar_hours IS
+	'Weekly shifts of a calendar: open from opens (included) to closes (excluded), local time; several shifts a day may touch but not overlap';
+COMMENT ON COLUMN lead_process.calendar_hours.calendar IS 'Calendar the shift belongs to';
+COMMENT ON COLUMN lead_process.calendar_hours.weekday IS 'ISO weekday: 1 = Monday .. 7 = Sunday';
+COMMENT ON COLUMN lead_process.calendar_hours.opens IS 'Local time the shift opens';
+COMMENT ON COLUMN lead_process.calendar_hours.closes IS 'Local time the shift closes, after opens; 24:00 for midnight (a night shift is two rows: 22:00-24:00 and 00:00-06:00 the next weekday)';
+COMMENT ON INDEX lead_process.calendar_hours_pkey IS 'Shifts by calendar, weekday and opening time';
+
+CREATE TABLE lead_process.calendar_holiday (
+	id           bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	calendar     text NOT NULL
+		REFERENCES lead_process.calendar (name) ON UPDATE CASCADE ON DELETE CASCADE,
+	day          date NOT NULL CHECK (pg_catalog.isfinite(day)),
+	closed_from  time,
+	closed_until time,
+	description  text
+);
+CREATE INDEX calendar_holiday_calendar_idx ON lead_process.calendar_holiday (calendar, day);
+COMMENT ON TABLE lead_process.calendar_holiday IS
+	'Holidays of a calendar: closed all day (closed_from and closed_until NULL) or from closed_from to closed_until, local time, on a local date';
+COMMENT ON COLUMN lead_process.calendar_holiday.id IS 'Holiday id';
+COMMENT ON COLUMN lead_process.calendar_holiday.calendar IS 'Calendar the holiday belongs to';
+COMMENT ON COLUMN lead_process.calendar_holiday.day IS 'Local date of the holiday';
+COMMENT ON COLUMN lead_process.calendar_holiday.closed_from IS 'Local time the closure starts (NULL with closed_until NULL: the whole day)';
+COMMENT ON COLUMN lead_process.calendar_holiday.closed_until IS 'Local time the closure ends, after closed_from; 24:00 for the end of the day';
+COMMENT ON COLUMN lead_process.calendar_holiday.description IS 'Name of the holiday, e.g. Christmas Eve';
+COMMENT ON INDEX lead_process.calendar_holiday_pkey IS 'Holidays by id';
+COMMENT ON INDEX lead_process.calendar_holiday_calendar_idx IS 'Holidays of a calendar by date, as the calendar is loaded';
+COMMENT ON SEQUENCE lead_process.calendar_holiday_id_seq IS 'Identity of calendar_holiday.id';
+
+CREATE FUNCTION lead_process.calendar_validate_trigger() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names z
+					WHERE z.name OPERATOR(pg_catalog.=) NEW.time_zone) THEN
+		RAISE EXCEPTION 'time zone "%" of calendar "%" is not recognized', NEW.time_zone, NEW.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Time zone "%s" is not listed in pg_timezone_names.', NEW.time_zone),
+				  HINT = 'Use a time zone name such as "Europe/Berlin" or "America/New_York" (names are case-sensitive).';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION lead_process.calendar_validate_trigger() IS
+	'BEFORE ROW trigger on calendar: refuses a time zone that is not in pg_timezone_names';
+CREATE TRIGGER calendar_validate
+	BEFORE INSERT OR UPDATE OF time_zone ON lead_process.calendar
+	FOR EACH ROW EXECUTE FUNCTION lead_process.calendar_validate_trigger();
+COMMENT ON TRIGGER calendar_validate ON lead_process.calendar IS
+	'Validates the calendar''s time zone when it is written';
+
+/*
+ * Shifts are checked after the statement has written all its rows, so that
+ * one UPDATE may move several shifts of a day at once.  Locking the
+ * calendar row serializes writers of the same calendar, so two sessions
+ * cannot each add one of two overlapping shifts.
+ */
+CREATE FUNCTION lead_process.calendar_hours_validate_trigger() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	other record;
+BEGIN
+	IF NEW.opens OPERATOR(pg_catalog.>=) NEW.closes THEN
+		RAISE EXCEPTION 'shift of calendar "%" on weekday % must close after it opens', NEW.calendar, NEW.weekday
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('The shift opens at %s and closes at %s.', NEW.opens, NEW.closes),
+				  HINT = 'Write a shift that runs past midnight as two rows: one closing at 24:00, one opening at 00:00 on the next weekday.';
+	END IF;
+	PERFORM FROM lead_process.calendar c
+	  WHERE c.name OPERATOR(pg_catalog.=) NEW.calendar FOR NO KEY UPDATE;
+	SELECT h.opens, h.closes INTO other
+	  FROM lead_process.calendar_hours h
+	 WHERE h.calendar OPERATOR(pg_catalog.=) NEW.calendar
+	   AND h.weekday OPERATOR(pg_catalog.=) NEW.weekday
+	   AND h.opens OPERATOR(pg_catalog.<>) NEW.opens
+	   AND h.opens OPERATOR(pg_catalog.<) NEW.closes
+	   AND NEW.opens OPERATOR(pg_catalog.<) h.closes
+	 ORDER BY h.opens
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'shifts of calendar "%" overlap on weekday %', NEW.calendar, NEW.weekday
+			USING ERRCODE = 'exclusion_violation',
+				  DETAIL = format('Shift %s-%s overlaps shift %s-%s.', NEW.opens, NEW.closes, other.opens, other.closes),
+				  HINT = 'Shifts of a day may touch (09:00-12:00 and 12:00-17:00) but not overlap.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION lead_process.calendar_hours_validate_trigger() IS
+	'AFTER ROW trigger on calendar_hours: refuses a shift that does not close after it opens or that overlaps another shift of the weekday';
+CREATE TRIGGER calendar_hours_validate
+	AFTER INSERT OR UPDATE ON lead_process.calendar_hours
+	FOR EACH ROW EXECUTE FUNCTION lead_process.calendar_hours_validate_trigger();
+COMMENT ON TRIGGER calendar_hours_validate ON lead_process.calendar_hours IS
+	'Validates shifts when they are written';
+
+CREATE FUNCTION lead_process.calendar_holiday_validate_trigger() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (NEW.closed_from IS NULL) OPERATOR(pg_catalog.<>) (NEW.closed_until IS NULL) THEN
+		RAISE EXCEPTION 'holiday of calendar "%" on % needs both closed_from and closed_until, or neither', NEW.calendar, NEW.day
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('closed_from is %s and closed_until is %s.',
+								  COALESCE(NEW.closed_from::text, 'NULL'), COALESCE(NEW.closed_until::text, 'NULL')),
+				  HINT = 'Leave both NULL for a whole-day holiday.';
+	END IF;
+	IF NEW.closed_from OPERATOR(pg_catalog.>=) NEW.closed_until THEN
+		RAISE EXCEPTION 'holiday of calendar "%" on % must end after it starts', NEW.calendar, NEW.day
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('The closure starts at %s and ends at %s.', NEW.closed_from, NEW.closed_until),
+				  HINT = 'Use 24:00 for the end of the day; a closure past midnight is two rows, one per date.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION lead_process.calendar_holiday_validate_trigger() IS
+	'BEFORE ROW trigger on calendar_holiday: refuses a partial closure without both times or that does not end after it starts';
+CREATE TRIGGER calendar_holiday_validate
+	BEFORE INSERT OR UPDATE ON lead_process.calendar_holiday
+	FOR EACH ROW EXECUTE FUNCTION lead_process.calendar_holiday_validate_trigger();
+COMMENT ON TRIGGER calendar_holiday_validate ON lead_process.calendar_holiday IS
+	'Validates holidays when they are written';
+
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.calendar FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.calendar_hours FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON lead_process.calendar_holiday FOR EACH STATEMENT
+	EXECUTE FUNCTION lead_process.config_changed_trigger();
+COMMENT ON TRIGGER config_changed ON lead_process.calendar IS 'Invalidates the compiled calendars of every session';
+COMMENT ON TRIGGER config_changed ON lead_process.calendar_hours IS 'Invalidates the compiled calendars of every session';
+COMMENT ON TRIGGER config_changed ON lead_process.calendar_holiday IS 'Invalidates the compiled calendars of every session';
+
+INSERT INTO lead_process.calendar (name, time_zone, description)
+SELECT 'default', 'UTC', 'Monday to Friday, 09:00 to 17:00 UTC'
+WHERE pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica';
+INSERT INTO lead_process.calendar_hours (calendar, weekday, opens, closes)
+SELECT 'default', d, '09:00', '17:00'
+  FROM pg_catalog.generate_series(1, 5) AS d
+WHERE pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'replica';
+
+SELECT pg_catalog.pg_extension_config_dump('lead_process.calendar', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.calendar_hours', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.calendar_holiday', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.calendar_holiday', 'id')::pg_catalog.regclass, '');
+
+CREATE FUNCTION lead_process.business_time_add(calendar text, start timestamptz, amount interval)
+	RETURNS timestamptz
+	LANGUAGE c STABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_business_time_add';
+COMMENT ON FUNCTION lead_process.business_time_add(text, timestamptz, interval) IS
+	'The instant at which amount of business time of the calendar has elapsed after start (start outside hours: counting starts at the next opening; amount 0: start itself); amount is days (24 hours each), hours and minutes, never negative';
+
+CREATE FUNCTION lead_process.business_time_between(calendar text, "from" timestamptz, "to" timestamptz)
+	RETURNS interval
+	LANGUAGE c STABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_business_time_between';
+COMMENT ON FUNCTION lead_process.business_time_between(text, timestamptz, timestamptz) IS
+	'Business time of the calendar in [from, to), as hours, minutes and seconds; negative when to is before from';
+
+REVOKE ALL ON FUNCTION lead_process.calendar_validate_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.calendar_hours_validate_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.calendar_holiday_validate_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.business_time_add(text, timestamptz, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.business_time_between(text, timestamptz, timestamptz) FROM PUBLIC;
 
 /* ========================================================================
  * Metrics
@@ -668,6 +1348,7 @@ COMMENT ON FUNCTION lead_process.metric_bucket_value(smallint) IS
  * ------------------------------------------------------------------------ */
 
 CREATE TABLE lead_process.metric_delta (
+	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	measure    text NOT NULL,
 	day        date NOT NULL,
 	stage      text,
@@ -684,6 +1365,9 @@ CREATE TABLE lead_process.metric_delta (
 );
 COMMENT ON TABLE lead_process.metric_delta IS
 	'Metric facts not yet folded into metric_rollup: appended by the metric triggers in the transaction of each change, moved into the rollup by fold_metrics(); insert-only for writers';
+COMMENT ON COLUMN lead_process.metric_delta.id IS 'Delta id (the key logical replication needs)';
+COMMENT ON INDEX lead_process.metric_delta_pkey IS 'Deltas by id';
+COMMENT ON SEQUENCE lead_process.metric_delta_id_seq IS 'Identity of metric_delta.id';
 COMMENT ON COLUMN lead_process.metric_delta.measure IS 'entry, exit, stage_time, move, handoff, reach or followup (docs/metrics.md)';
 COMMENT ON COLUMN lead_process.metric_delta.day IS 'UTC day of the fact (for reach and followup: of the cohort entry or handoff)';
 COMMENT ON COLUMN lead_process.metric_delta.stage IS 'Stage entered, left or reached first (move: stage left; NULL for the creation)';
@@ -699,6 +1383,7 @@ COMMENT ON COLUMN lead_process.metric_delta.n IS 'Number of facts (1 from the tr
 COMMENT ON COLUMN lead_process.metric_delta.amount IS 'reach into the won stage: lead.amount';
 
 CREATE TABLE lead_process.metric_rollup (
+	id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	measure      text NOT NULL,
 	grain        text NOT NULL CHECK (grain IN ('day', 'week', 'month', 'quarter')),
 	period_start date NOT NULL,
@@ -716,6 +1401,9 @@ CREATE TABLE lead_process.metric_rollup (
 );
 COMMENT ON TABLE lead_process.metric_rollup IS
 	'Folded metric facts: counts, amounts and duration histograms per measure, period (grain and start) and slice; written only by fold_metrics() and rebuild_metrics()';
+COMMENT ON COLUMN lead_process.metric_rollup.id IS 'Row id (the key logical replication needs; metric_rollup_key is the real key)';
+COMMENT ON INDEX lead_process.metric_rollup_pkey IS 'Rollup rows by id';
+COMMENT ON SEQUENCE lead_process.metric_rollup_id_seq IS 'Identity of metric_rollup.id';
 COMMENT ON COLUMN lead_process.metric_rollup.measure IS 'As metric_delta.measure';
 COMMENT ON COLUMN lead_process.metric_rollup.grain IS 'day, week (ISO, from Monday), month or quarter; UTC';
 COMMENT ON COLUMN lead_process.metric_rollup.period_start IS 'First day of the period';
@@ -771,6 +1459,10 @@ SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_delta', '');
 SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_rollup', '');
 SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_lead_reach', '');
 SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_followup', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.metric_delta', 'id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.metric_rollup', 'id')::pg_catalog.regclass, '');
 
 /* ------------------------------------------------------------------------
  * Facts: one definition, used by the triggers (for the new rows) and by
@@ -794,6 +1486,7 @@ SELECT h.lead_id, h.id AS history_id, f.measure,
 		 WHERE s.kind OPERATOR(pg_catalog.<>) 'status'
 		WINDOW w AS (PARTITION BY s.lead_id ORDER BY s.id)) h
   JOIN lead_process.lead l ON l.id OPERATOR(pg_catalog.=) h.lead_id
+  LEFT JOIN lead_process.stage ts ON ts.name OPERATOR(pg_catalog.=) h.to_stage
  CROSS JOIN LATERAL (VALUES
 	('entry', h.to_stage, NULL::text, NULL::text, NULL::text, h.owner, NULL::smallint),
 	('exit', h.from_stage, NULL, NULL, NULL, h.prev_owner, NULL),
@@ -806,7 +1499,7 @@ SELECT h.lead_id, h.id AS history_id, f.measure,
  WHERE CASE f.measure
 		WHEN 'exit' THEN h.from_stage IS NOT NULL
 		WHEN 'stage_time' THEN h.from_stage IS NOT NULL
-		WHEN 'handoff' THEN h.to_stage OPERATOR(pg_catalog.=) 'mql'
+		WHEN 'handoff' THEN COALESCE(ts.handoff, false)
 							OR h.kind OPERATOR(pg_catalog.=) 'fast-track'
 		ELSE true END;
 COMMENT ON VIEW lead_process.metric_history_facts IS
@@ -876,15 +1569,17 @@ COMMENT ON COLUMN lead_process.metric_reach_facts.owner IS 'Owner recorded when 
 COMMENT ON COLUMN lead_process.metric_reach_facts.bucket IS 'Histogram bucket of the time from stage to to_stage';
 COMMENT ON COLUMN lead_process.metric_reach_facts.amount IS 'lead.amount when to_stage is the won stage';
 
-/* Handoffs: entries into mql and fast-tracks, each until the next one */
+/* Handoffs: entries into a handoff stage (mql by default) and fast-tracks,
+ * each until the next one */
 CREATE VIEW lead_process.metric_handoff AS
 SELECT h.lead_id, h.id AS handoff_id, h.changed_at AS handoff_at, h.owner AS rep,
 	   pg_catalog.lead(h.changed_at) OVER (PARTITION BY h.lead_id ORDER BY h.id) AS next_handoff_at
   FROM lead_process.stage_history h
+  LEFT JOIN lead_process.stage ts ON ts.name OPERATOR(pg_catalog.=) h.to_stage
  WHERE h.kind OPERATOR(pg_catalog.<>) 'status'
-   AND (h.to_stage OPERATOR(pg_catalog.=) 'mql' OR h.kind OPERATOR(pg_catalog.=) 'fast-track');
+   AND (COALESCE(ts.handoff, false) OR h.kind OPERATOR(pg_catalog.=) 'fast-track');
 COMMENT ON VIEW lead_process.metric_handoff IS
-	'Internal: handoffs to sales (entry into mql, or a fast-track edge), each open until the lead''s next handoff';
+	'Internal: handoffs to sales (entry into a stage marked handoff, mql by default, or a fast-track edge), each open until the lead''s next handoff';
 COMMENT ON COLUMN lead_process.metric_handoff.lead_id IS 'Lead';
 COMMENT ON COLUMN lead_process.metric_handoff.handoff_id IS 'stage_history row of the handoff';
 COMMENT ON COLUMN lead_process.metric_handoff.handoff_at IS 'When it took effect';
@@ -1087,16 +1782,31 @@ COMMENT ON COLUMN lead_process.metric_delta_cube.n IS 'As metric_rollup.n';
 COMMENT ON COLUMN lead_process.metric_delta_cube.amount IS 'As metric_rollup.amount';
 COMMENT ON COLUMN lead_process.metric_delta_cube.hist IS 'As metric_rollup.hist';
 
+/*
+ * The team slice is read, not stored: the owner slice's rows under the
+ * owner's current team (rep.team; NULL for queues and reps without a team),
+ * so moving a rep to another team moves their history with them.
+ */
 CREATE VIEW lead_process.metric_cube AS
-SELECT r.measure, r.grain, r.period_start, r.stage, r.to_stage, r.edge_kind, r.reason,
-	   r.slice, r.slice_value, r.n, r.amount, r.hist
-  FROM lead_process.metric_rollup r
+WITH base AS (
+	SELECT r.measure, r.grain, r.period_start, r.stage, r.to_stage, r.edge_kind, r.reason,
+		   r.slice, r.slice_value, r.n, r.amount, r.hist
+	  FROM lead_process.metric_rollup r
+	UNION ALL
+	SELECT d.measure, d.grain, d.period_start, d.stage, d.to_stage, d.edge_kind, d.reason,
+		   d.slice, d.slice_value, d.n, d.amount, d.hist
+	  FROM lead_process.metric_delta_cube d)
+SELECT b.measure, b.grain, b.period_start, b.stage, b.to_stage, b.edge_kind, b.reason,
+	   b.slice, b.slice_value, b.n, b.amount, b.hist
+  FROM base b
 UNION ALL
-SELECT d.measure, d.grain, d.period_start, d.stage, d.to_stage, d.edge_kind, d.reason,
-	   d.slice, d.slice_value, d.n, d.amount, d.hist
-  FROM lead_process.metric_delta_cube d;
+SELECT b.measure, b.grain, b.period_start, b.stage, b.to_stage, b.edge_kind, b.reason,
+	   'team', t.team, b.n, b.amount, b.hist
+  FROM base b
+  LEFT JOIN lead_process.rep t ON t.name OPERATOR(pg_catalog.=) b.slice_value
+ WHERE b.slice OPERATOR(pg_catalog.=) 'owner';
 COMMENT ON VIEW lead_process.metric_cube IS
-	'Internal: every metric fact, folded (metric_rollup) or not (metric_delta_cube); the metric views read this, never stage_history';
+	'Internal: every metric fact, folded (metric_rollup) or not (metric_delta_cube), plus the team slice derived from the owner slice; the metric views read this, never stage_history';
 COMMENT ON COLUMN lead_process.metric_cube.measure IS 'As metric_rollup.measure';
 COMMENT ON COLUMN lead_process.metric_cube.grain IS 'As metric_rollup.grain';
 COMMENT ON COLUMN lead_process.metric_cube.period_start IS 'As metric_rollup.period_start';
@@ -1104,7 +1814,7 @@ COMMENT ON COLUMN lead_process.metric_cube.stage IS 'As metric_rollup.stage';
 COMMENT ON COLUMN lead_process.metric_cube.to_stage IS 'As metric_rollup.to_stage';
 COMMENT ON COLUMN lead_process.metric_cube.edge_kind IS 'As metric_rollup.edge_kind';
 COMMENT ON COLUMN lead_process.metric_cube.reason IS 'As metric_rollup.reason';
-COMMENT ON COLUMN lead_process.metric_cube.slice IS 'As metric_rollup.slice';
+COMMENT ON COLUMN lead_process.metric_cube.slice IS 'As metric_rollup.slice, or team (the owner''s rep.team)';
 COMMENT ON COLUMN lead_process.metric_cube.slice_value IS 'As metric_rollup.slice_value';
 COMMENT ON COLUMN lead_process.metric_cube.n IS 'As metric_rollup.n';
 COMMENT ON COLUMN lead_process.metric_cube.amount IS 'As metric_rollup.amount';
@@ -1172,7 +1882,7 @@ BEGIN
 	LOCK TABLE lead_process.stage_history, lead_process.contact_attempt IN SHARE MODE;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1819239282, 1);
 	TRUNCATE lead_process.metric_rollup, lead_process.metric_delta,
-			 lead_process.metric_lead_reach, lead_process.metric_followup;
+			 lead_process.metric_lead_reach, lead_process.metric_followup RESTART IDENTITY;
 
 	INSERT INTO lead_process.metric_lead_reach (lead_id, stage, reached_at, owner, history_id)
 	SELECT DISTINCT ON (r.lead_id, r.stage) r.lead_id, r.stage, r.reached_at, r.owner, r.history_id
@@ -1250,7 +1960,7 @@ REVOKE ALL ON FUNCTION lead_process.rebuild_metrics() FROM PUBLIC;
  *
  * Every period view has the columns grain ('day', 'week', 'month',
  * 'quarter'), period_start (date, UTC), slice ('all', 'source', 'campaign',
- * 'lead_type', 'owner') and slice_value: a dashboard filters on grain and
+ * 'lead_type', 'owner', 'team') and slice_value: a dashboard filters on grain and
  * slice (and slice_value) and gets one row per period.  These views run
  * with the privileges of their owner, so that a BI role granted SELECT on
  * them (grant_bi_reader) needs no privilege on the tables behind them; so
@@ -1274,7 +1984,7 @@ COMMENT ON VIEW lead_process.metric_funnel IS
 COMMENT ON COLUMN lead_process.metric_funnel.grain IS 'Period grain: day, week, month or quarter (UTC; weeks start on Monday)';
 COMMENT ON COLUMN lead_process.metric_funnel.period_start IS 'First day of the period';
 COMMENT ON COLUMN lead_process.metric_funnel.stage IS 'Stage';
-COMMENT ON COLUMN lead_process.metric_funnel.slice IS 'Slicing attribute: all, source, campaign, lead_type or owner';
+COMMENT ON COLUMN lead_process.metric_funnel.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team)';
 COMMENT ON COLUMN lead_process.metric_funnel.slice_value IS 'Value of the slicing attribute (NULL for all)';
 COMMENT ON COLUMN lead_process.metric_funnel.entries IS 'Stage changes into the stage in the period (creations included)';
 COMMENT ON COLUMN lead_process.metric_funnel.exits IS 'Stage changes out of the stage in the period';
@@ -1300,7 +2010,7 @@ COMMENT ON COLUMN lead_process.metric_conversion_period.period_start IS 'First d
 COMMENT ON COLUMN lead_process.metric_conversion_period.from_stage IS 'Stage left';
 COMMENT ON COLUMN lead_process.metric_conversion_period.to_stage IS 'Stage entered';
 COMMENT ON COLUMN lead_process.metric_conversion_period.kind IS 'Edge kind (advance, fast-track, accept, reject, recycle, disqualify, win, reopen)';
-COMMENT ON COLUMN lead_process.metric_conversion_period.slice IS 'Slicing attribute: all, source, campaign, lead_type or owner';
+COMMENT ON COLUMN lead_process.metric_conversion_period.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team)';
 COMMENT ON COLUMN lead_process.metric_conversion_period.slice_value IS 'Value of the slicing attribute (NULL for all)';
 COMMENT ON COLUMN lead_process.metric_conversion_period.moves IS 'Stage changes from from_stage to to_stage in the period';
 COMMENT ON COLUMN lead_process.metric_conversion_period.from_stage_exits IS 'All stage changes out of from_stage in the period';
@@ -1329,7 +2039,7 @@ COMMENT ON COLUMN lead_process.metric_conversion_cohort.grain IS 'Period grain o
 COMMENT ON COLUMN lead_process.metric_conversion_cohort.cohort_start IS 'First day of the period in which the cohort first reached from_stage';
 COMMENT ON COLUMN lead_process.metric_conversion_cohort.from_stage IS 'Cohort stage (reached = entered it or, fast-tracked, a later funnel stage)';
 COMMENT ON COLUMN lead_process.metric_conversion_cohort.to_stage IS 'Later funnel stage';
-COMMENT ON COLUMN lead_process.metric_conversion_cohort.slice IS 'Slicing attribute: all, source, campaign, lead_type or owner (owner when the cohort stage was reached)';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (owner when the cohort stage was reached)';
 COMMENT ON COLUMN lead_process.metric_conversion_cohort.slice_value IS 'Value of the slicing attribute (NULL for all)';
 COMMENT ON COLUMN lead_process.metric_conversion_cohort.cohort_leads IS 'Leads that first reached from_stage in the period (each lead once)';
 COMMENT ON COLUMN lead_process.metric_conversion_cohort.converted_leads IS 'Of those, leads that have reached to_stage';
@@ -1368,7 +2078,7 @@ COMMENT ON VIEW lead_process.metric_lead_flow IS
 	'Lead flow per period: qualified leads passed (mql entries), sales-accepted and rejected leads, the acceptance rate, fast-tracks, opportunities and customers';
 COMMENT ON COLUMN lead_process.metric_lead_flow.grain IS 'Period grain: day, week, month or quarter';
 COMMENT ON COLUMN lead_process.metric_lead_flow.period_start IS 'First day of the period';
-COMMENT ON COLUMN lead_process.metric_lead_flow.slice IS 'Slicing attribute: all, source, campaign, lead_type or owner';
+COMMENT ON COLUMN lead_process.metric_lead_flow.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team)';
 COMMENT ON COLUMN lead_process.metric_lead_flow.slice_value IS 'Value of the slicing attribute (NULL for all)';
 COMMENT ON COLUMN lead_process.metric_lead_flow.qualified_leads IS 'Qualified leads passed: entries into mql';
 COMMENT ON COLUMN lead_process.metric_lead_flow.sales_accepted IS 'Sales-accepted leads: changes along accept edges (mql to sal)';
@@ -1396,7 +2106,7 @@ COMMENT ON VIEW lead_process.metric_revenue IS
 	'Opportunities and revenue from qualified leads, by cohort of qualification: of the leads that first reached mql in the period, how many reached opportunity and the won stage, and the sum of their amounts';
 COMMENT ON COLUMN lead_process.metric_revenue.grain IS 'Period grain of the cohort: day, week, month or quarter';
 COMMENT ON COLUMN lead_process.metric_revenue.cohort_start IS 'First day of the period in which the leads first reached mql';
-COMMENT ON COLUMN lead_process.metric_revenue.slice IS 'Slicing attribute: all, source, campaign, lead_type or owner (owner at qualification)';
+COMMENT ON COLUMN lead_process.metric_revenue.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (owner at qualification)';
 COMMENT ON COLUMN lead_process.metric_revenue.slice_value IS 'Value of the slicing attribute (NULL for all)';
 COMMENT ON COLUMN lead_process.metric_revenue.qualified_leads IS 'Leads that first reached mql in the period (fast-tracked leads included)';
 COMMENT ON COLUMN lead_process.metric_revenue.opportunities IS 'Of those, leads that reached opportunity';
@@ -1417,7 +2127,7 @@ COMMENT ON VIEW lead_process.metric_followup_time IS
 	'Follow-up time per period of the handoff: handoffs to sales (mql entries and fast-tracks), how many the owner has contacted since, and the time to that first contact attempt (median, 90th percentile); slice owner gives it per rep';
 COMMENT ON COLUMN lead_process.metric_followup_time.grain IS 'Period grain of the handoff: day, week, month or quarter';
 COMMENT ON COLUMN lead_process.metric_followup_time.period_start IS 'First day of the period of the handoff';
-COMMENT ON COLUMN lead_process.metric_followup_time.slice IS 'Slicing attribute: all, source, campaign, lead_type or owner (the rep owning the lead at the handoff)';
+COMMENT ON COLUMN lead_process.metric_followup_time.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (the rep owning the lead at the handoff)';
 COMMENT ON COLUMN lead_process.metric_followup_time.slice_value IS 'Value of the slicing attribute (NULL for all)';
 COMMENT ON COLUMN lead_process.metric_followup_time.handoffs IS 'Handoffs in the period';
 COMMENT ON COLUMN lead_process.metric_followup_time.followed_up IS 'Of those, handoffs with a contact attempt by the owner since (before the lead''s next handoff)';
@@ -1437,7 +2147,7 @@ COMMENT ON VIEW lead_process.metric_time_in_stage IS
 COMMENT ON COLUMN lead_process.metric_time_in_stage.grain IS 'Period grain: day, week, month or quarter';
 COMMENT ON COLUMN lead_process.metric_time_in_stage.period_start IS 'First day of the period in which the visits ended';
 COMMENT ON COLUMN lead_process.metric_time_in_stage.stage IS 'Stage';
-COMMENT ON COLUMN lead_process.metric_time_in_stage.slice IS 'Slicing attribute: all, source, campaign, lead_type or owner (owner on entering the stage)';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (owner on entering the stage)';
 COMMENT ON COLUMN lead_process.metric_time_in_stage.slice_value IS 'Value of the slicing attribute (NULL for all)';
 COMMENT ON COLUMN lead_process.metric_time_in_stage.completed_visits IS 'Visits of the stage that ended in the period';
 COMMENT ON COLUMN lead_process.metric_time_in_stage.median_time IS 'Median time in the stage (histogram, within 4.4%)';
@@ -1457,7 +2167,7 @@ COMMENT ON COLUMN lead_process.metric_recycles.from_stage IS 'Stage the lead lef
 COMMENT ON COLUMN lead_process.metric_recycles.to_stage IS 'Stage entered (lead, or disqualified)';
 COMMENT ON COLUMN lead_process.metric_recycles.kind IS 'reject, recycle or disqualify';
 COMMENT ON COLUMN lead_process.metric_recycles.reason IS 'Reason code';
-COMMENT ON COLUMN lead_process.metric_recycles.slice IS 'Slicing attribute: all, source, campaign, lead_type or owner (owner on entering the stage left)';
+COMMENT ON COLUMN lead_process.metric_recycles.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (owner on entering the stage left)';
 COMMENT ON COLUMN lead_process.metric_recycles.slice_value IS 'Value of the slicing attribute (NULL for all)';
 COMMENT ON COLUMN lead_process.metric_recycles.leads IS 'Number of such stage changes';
 

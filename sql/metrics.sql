@@ -117,6 +117,20 @@ SELECT slice, slice_value, entries
  WHERE grain = 'month' AND period_start = '2026-01-01' AND stage = 'mql'
  ORDER BY slice, slice_value NULLS FIRST;
 
+-- by team: the owner's current team (rep.team), read when queried; owners
+-- that are not reps (here the NULL owner of lead 1's lead visit) have none.
+-- The rows equal the owner rows of ann (east) and bob (west)
+INSERT INTO lead_process.team (name) VALUES ('east'), ('west');
+INSERT INTO lead_process.rep (name, team) VALUES ('ann', 'east'), ('bob', 'west');
+SELECT slice_value AS team, stage, entries, exits, stock_end
+  FROM lead_process.metric_funnel
+ WHERE grain = 'month' AND slice = 'team' AND period_start = '2026-01-01'
+ ORDER BY team NULLS FIRST, stage;
+SELECT slice_value AS team, handoffs, followed_up, median_followup
+  FROM lead_process.metric_followup_time
+ WHERE grain = 'quarter' AND slice = 'team'
+ ORDER BY team NULLS FIRST;
+
 -- Lead flow.  January: 2 qualified (1, 3), 1 accepted (1) of 2 mql exits
 -- (3 disqualified), 1 fast-tracked (2), 2 sal entries.  February: 2
 -- qualified (4, and 2 again: recycled leads count at each entry), 1

@@ -25,6 +25,7 @@
  */
 #define ERRCODE_LP_INVALID_TRANSITION	MAKE_SQLSTATE('L','P','0','0','1')
 #define ERRCODE_LP_INVALID_REASON		MAKE_SQLSTATE('L','P','0','0','2')
+#define ERRCODE_LP_NO_BUSINESS_HOURS	MAKE_SQLSTATE('L','P','0','1','0')
 
 /* Bits for lp_check_trigger()'s expected events */
 #define LP_TRIG_INSERT	0x01

@@ -54,7 +54,7 @@
 #include "lp_score.h"
 
 /* Relations whose change invalidates the cache */
-#define LP_NRELIDS 8
+#define LP_NRELIDS 13
 
 static LpProcess *lp_process = NULL;
 static MemoryContext lp_process_context = NULL;
@@ -266,8 +266,17 @@ load_behaviour_rules(LpProcess *proc, MemoryContext cxt)
 {
 	MemoryContext oldcxt;
 
-	spi_run("SELECT id, activity_type, property, pattern, points, "
-			"coalesce(max_occurrences, 0), coalesce(max_points, 0), fast_track_to "
+	bool		timed = get_attnum(lp_relids[7], "half_life") != InvalidAttrNumber;
+
+	spi_run(timed ?
+			"SELECT id, activity_type, property, pattern, points, "
+			"coalesce(max_occurrences, 0), coalesce(max_points, 0), fast_track_to, "
+			"coalesce((EXTRACT(epoch FROM min_interval) "
+			"  OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, 0), "
+			"coalesce(EXTRACT(epoch FROM half_life)::pg_catalog.float8 OPERATOR(pg_catalog.*) 1000000, 0) "
+			"FROM lead_process.behaviour_rule WHERE active ORDER BY priority, id" :
+			"SELECT id, activity_type, property, pattern, points, "
+			"coalesce(max_occurrences, 0), coalesce(max_points, 0), fast_track_to, 0, 0 "
 			"FROM lead_process.behaviour_rule WHERE active ORDER BY priority, id");
 	oldcxt = MemoryContextSwitchTo(cxt);
 	proc->nbehaviourrules = (int) SPI_processed;
@@ -286,6 +295,8 @@ load_behaviour_rules(LpProcess *proc, MemoryContext cxt)
 		r->max_occurrences = pg_strtoint32(spi_text(i, 6));
 		r->max_points = pg_strtoint32(spi_text(i, 7));
 		r->fast_track_to = spi_text(i, 8) ? lp_stage_find(proc, spi_text(i, 8)) : -1;
+		r->min_interval = pg_strtoint64(spi_text(i, 9));
+		r->half_life = strtod(spi_text(i, 10), NULL);
 		snprintf(r->key, sizeof(r->key), INT64_FORMAT, r->id);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -297,6 +308,171 @@ load_behaviour_rules(LpProcess *proc, MemoryContext cxt)
  *		Runs as the owner of the configuration, so that a session that may
  *		only write leads still gets the process it must obey.
  */
+/*
+ * compile_condition_or_warn
+ *		Compile a condition column of the current SPI row for routing; a
+ *		condition that no longer compiles (it arrived without its validation
+ *		trigger) is reported and NULL is returned with *ok = false.
+ */
+static LpCondition *
+compile_condition_or_warn(uint64 row, int col, TupleDesc lead_desc,
+						  const char *what, bool *ok)
+{
+	bool		isnull;
+	Datum		d;
+	LpCondition *cond = NULL;
+	MemoryContext before = CurrentMemoryContext;
+
+	*ok = true;
+	d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+	if (isnull)
+		return NULL;
+	PG_TRY();
+	{
+		cond = lp_condition_compile(DatumGetJsonbPCopy(d));
+		lp_condition_bind(cond, lead_desc);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(before);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("%s is ignored: %s", what, edata->message),
+				errhint("Correct the condition."));
+		FreeErrorData(edata);
+		cond = NULL;
+		*ok = false;
+	}
+	PG_END_TRY();
+	return cond;
+}
+
+/*
+ * load_routing
+ *		Teams, reps with their territories and capacities, queues and the
+ *		active routing rules (version 1.1).
+ */
+static void
+load_routing(LpProcess *proc, MemoryContext cxt)
+{
+	MemoryContext oldcxt;
+	Relation	rel;
+	TupleDesc	lead_desc;
+
+	oldcxt = MemoryContextSwitchTo(cxt);
+	rel = table_open(proc->lead_relid, AccessShareLock);
+	lead_desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, AccessShareLock);
+	MemoryContextSwitchTo(oldcxt);
+
+	spi_run("SELECT name, method FROM lead_process.team "
+			"ORDER BY name COLLATE pg_catalog.\"C\"");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	proc->nteams = (int) SPI_processed;
+	proc->teams = palloc0(sizeof(LpTeam) * Max(proc->nteams, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *method = spi_text(i, 2);
+
+		proc->teams[i].name = spi_text(i, 1);
+		proc->teams[i].method = strcmp(method, "least-loaded") == 0 ? LP_ROUTE_LEAST_LOADED :
+			strcmp(method, "weighted") == 0 ? LP_ROUTE_WEIGHTED : LP_ROUTE_ROUND_ROBIN;
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	spi_run("SELECT name, team, active, away_until, weight, territory "
+			"FROM lead_process.rep ORDER BY name COLLATE pg_catalog.\"C\"");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	proc->nreps = (int) SPI_processed;
+	proc->reps = palloc0(sizeof(LpRep) * Max(proc->nreps, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		LpRep	   *r = &proc->reps[i];
+		char	   *team = spi_text(i, 2);
+		bool		isnull;
+		Datum		d;
+		bool		ok;
+
+		r->name = spi_text(i, 1);
+		r->team = -1;
+		for (int k = 0; team != NULL && k < proc->nteams; k++)
+			if (strcmp(proc->teams[k].name, team) == 0)
+				r->team = k;
+		r->active = spi_bool(i, 3);
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull);
+		r->has_away = !isnull;
+		r->away_until = isnull ? 0 : DatumGetTimestampTz(d);
+		r->weight = pg_strtoint32(spi_text(i, 5));
+		r->territory = compile_condition_or_warn(i, 6, lead_desc,
+												 psprintf("territory of rep \"%s\"", r->name),
+												 &ok);
+		if (!ok)
+			r->active = false;	/* never route by a condition we cannot read */
+		r->capacity = palloc(sizeof(int32) * Max(proc->nstages, 1));
+		for (int k = 0; k < proc->nstages; k++)
+			r->capacity[k] = -1;
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	spi_run("SELECT rep, stage, max_leads FROM lead_process.rep_capacity");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		int			ri = lp_rep_find(proc, spi_text(i, 1));
+		int			si = lp_stage_find(proc, spi_text(i, 2));
+
+		if (ri >= 0 && si >= 0)
+			proc->reps[ri].capacity[si] = pg_strtoint32(spi_text(i, 3));
+	}
+
+	spi_run("SELECT name, is_default FROM lead_process.queue "
+			"ORDER BY name COLLATE pg_catalog.\"C\"");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	proc->nqueues = (int) SPI_processed;
+	proc->queues = palloc0(sizeof(char *) * Max(proc->nqueues, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		proc->queues[i] = spi_text(i, 1);
+		if (spi_bool(i, 2))
+			proc->default_queue = proc->queues[i];
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	spi_run("SELECT id, name, condition, team, rep, queue FROM lead_process.routing_rule "
+			"WHERE active ORDER BY priority, id");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	proc->routingrules = palloc0(sizeof(LpRoutingRule) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		LpRoutingRule *r = &proc->routingrules[proc->nroutingrules];
+		char	   *team = spi_text(i, 4);
+		char	   *rep = spi_text(i, 5);
+		bool		ok;
+
+		r->id = pg_strtoint64(spi_text(i, 1));
+		r->name = spi_text(i, 2);
+		r->condition = compile_condition_or_warn(i, 3, lead_desc,
+												 psprintf("routing rule %s (\"%s\")",
+														  spi_text(i, 1), r->name),
+												 &ok);
+		if (!ok)
+			continue;
+		r->team = -1;
+		for (int k = 0; team != NULL && k < proc->nteams; k++)
+			if (strcmp(proc->teams[k].name, team) == 0)
+				r->team = k;
+		r->rep = rep ? lp_rep_find(proc, rep) : -1;
+		r->queue = spi_text(i, 6);
+		if (r->team < 0 && r->rep < 0 && r->queue == NULL)
+			continue;			/* target vanished (a restore in progress) */
+		proc->nroutingrules++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
 static LpProcess *
 load_process(MemoryContext cxt)
 {
@@ -358,6 +534,12 @@ load_process(MemoryContext cxt)
 	lp_relids[6] = get_relname_relid("fit_rule", nsp);
 	proc->event_relid = get_relname_relid("event", nsp);
 	lp_relids[7] = get_relname_relid("behaviour_rule", nsp);
+	lp_relids[8] = get_relname_relid("team", nsp);
+	lp_relids[9] = get_relname_relid("rep", nsp);
+	lp_relids[10] = get_relname_relid("rep_capacity", nsp);
+	lp_relids[11] = get_relname_relid("queue", nsp);
+	lp_relids[12] = get_relname_relid("routing_rule", nsp);
+	proc->rep_state_relid = get_relname_relid("rep_state", nsp);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
@@ -492,10 +674,42 @@ load_process(MemoryContext cxt)
 	}
 	MemoryContextSwitchTo(oldcxt);
 
+	for (int i = 0; i < proc->nstages; i++)
+		proc->stages[i].max_recycles = -1;
+	for (int i = 0; i < proc->nreasons; i++)
+		proc->reasons[i].score_action = 'k';
+	if (get_attnum(lp_relids[0], "handoff") != InvalidAttrNumber)
+	{
+		spi_run("SELECT name, handoff, max_recycles FROM lead_process.stage");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			int			si = lp_stage_find(proc, spi_text(i, 1));
+			char	   *max = spi_text(i, 3);
+
+			if (si < 0)
+				continue;
+			proc->stages[si].handoff = spi_bool(i, 2);
+			proc->stages[si].max_recycles = max ? pg_strtoint32(max) : -1;
+		}
+		spi_run("SELECT code, score_action, score_factor::pg_catalog.float8 "
+				"FROM lead_process.reason");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			LpReason   *r = (LpReason *) lp_reason_find(proc, spi_text(i, 1));
+			char	   *factor = spi_text(i, 3);
+
+			if (r == NULL)
+				continue;
+			r->score_action = spi_text(i, 2)[0];
+			r->score_factor = factor ? strtod(factor, NULL) : 1.0;
+		}
+	}
 	if (OidIsValid(lp_relids[6]) && proc->lead.fit_score != InvalidAttrNumber)
 		load_fit_rules(proc, cxt);
 	if (OidIsValid(lp_relids[7]))
 		load_behaviour_rules(proc, cxt);
+	if (OidIsValid(lp_relids[12]) && OidIsValid(proc->rep_state_relid))
+		load_routing(proc, cxt);
 
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
@@ -556,6 +770,41 @@ lp_stage_find(LpProcess *proc, const char *name)
 			return i;
 	}
 	return -1;
+}
+
+/*
+ * lp_rep_find
+ *		Index of the named rep, or -1 (binary search: reps are sorted by name
+ *		in C collation).
+ */
+int
+lp_rep_find(LpProcess *proc, const char *name)
+{
+	int			lo = 0,
+				hi = proc->nreps - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strcmp(proc->reps[mid].name, name);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+bool
+lp_queue_exists(LpProcess *proc, const char *name)
+{
+	for (int i = 0; i < proc->nqueues; i++)
+		if (strcmp(proc->queues[i], name) == 0)
+			return true;
+	return false;
 }
 
 const LpTransition *

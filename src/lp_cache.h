@@ -15,6 +15,7 @@
 #include "access/attnum.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 /* Edge kinds of lead_process.transition */
 typedef enum LpKind
@@ -44,6 +45,9 @@ typedef struct LpStage
 	int			nrequired;
 	AttrNumber *required;		/* lead columns that must be filled in */
 	int64		requalify_after;	/* microseconds after a recycle; -1: none */
+	/* Handoff and recycling (version 1.1) */
+	bool		handoff;		/* entering it routes the lead */
+	int32		max_recycles;	/* -1: no limit */
 } LpStage;
 
 typedef struct LpTransition
@@ -58,7 +62,45 @@ typedef struct LpReason
 {
 	char	   *code;
 	bool		disqualify;		/* kind disqualify, else recycle */
+	char		score_action;	/* 'k'eep, 'r'eset or 's'cale (version 1.1) */
+	double		score_factor;	/* for 's' */
 } LpReason;
+
+/* Routing (version 1.1) */
+typedef enum LpRouteMethod
+{
+	LP_ROUTE_ROUND_ROBIN,
+	LP_ROUTE_LEAST_LOADED,
+	LP_ROUTE_WEIGHTED
+} LpRouteMethod;
+
+typedef struct LpTeam
+{
+	char	   *name;
+	LpRouteMethod method;
+} LpTeam;
+
+typedef struct LpRep
+{
+	char	   *name;
+	int			team;			/* index into LpProcess.teams, -1: none */
+	bool		active;
+	bool		has_away;
+	TimestampTz away_until;
+	int32		weight;
+	struct LpCondition *territory;	/* NULL: any lead */
+	int32	   *capacity;		/* per stage index, -1: no limit */
+} LpRep;
+
+typedef struct LpRoutingRule
+{
+	int64		id;
+	char	   *name;
+	struct LpCondition *condition;	/* NULL: every lead */
+	int			team;			/* exactly one of team, rep, queue */
+	int			rep;
+	char	   *queue;
+} LpRoutingRule;
 
 /* An active fit rule, compiled and bound to the lead row type */
 struct LpCondition;
@@ -80,6 +122,8 @@ typedef struct LpBehaviourRule
 	int32		max_occurrences;	/* 0: no cap */
 	int32		max_points;		/* 0: no cap */
 	int			fast_track_to;	/* stage index, -1: none */
+	int64		min_interval;	/* microseconds; 0: every occurrence counts */
+	double		half_life;		/* microseconds; 0: no decay */
 	char		key[24];		/* the rule id as text, the key in score_tally */
 } LpBehaviourRule;
 
@@ -115,6 +159,16 @@ typedef struct LpProcess
 	LpFitRule  *fitrules;		/* active rules, by id */
 	int			nbehaviourrules;
 	LpBehaviourRule *behaviourrules;	/* active rules, first match first */
+	int			nteams;
+	LpTeam	   *teams;
+	int			nreps;
+	LpRep	   *reps;			/* sorted by name */
+	int			nroutingrules;
+	LpRoutingRule *routingrules;	/* active rules, (priority, id) order */
+	int			nqueues;
+	char	  **queues;
+	char	   *default_queue;	/* NULL: none */
+	Oid			rep_state_relid;	/* InvalidOid before version 1.1 routing */
 	Oid			lead_relid;
 	Oid			history_relid;
 	Oid			history_owner;	/* history rows are written as this role */
@@ -127,6 +181,8 @@ extern int	lp_stage_find(LpProcess *proc, const char *name);
 extern const LpTransition *lp_transition_find(LpProcess *proc, int from, int to);
 extern bool lp_stage_has_status(const LpStage *stage, const char *status);
 extern const LpReason *lp_reason_find(LpProcess *proc, const char *code);
+extern int	lp_rep_find(LpProcess *proc, const char *name);
+extern bool lp_queue_exists(LpProcess *proc, const char *name);
 extern const char *lp_kind_name(LpKind kind);
 extern bool lp_kind_needs_reason(LpKind kind);
 extern void lp_describe_targets(LpProcess *proc, int from, StringInfo buf);

@@ -27,6 +27,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "miscadmin.h"
 #include "commands/trigger.h"
@@ -234,10 +236,20 @@ lp_run_scoring_update(SPIPlanPtr plan, Datum *values, const char *nulls)
 	return processed;
 }
 
+/* Occurrence times of one timed rule (min_interval or half_life) in a batch */
+typedef struct RuleTimes
+{
+	int			n;
+	int			cap;
+	TimestampTz *t;
+} RuleTimes;
+
 typedef struct LeadBatch
 {
 	int64		lead_id;		/* hash key */
 	int32	   *matches;		/* per active rule, NULL until one matches */
+	RuleTimes  *times;			/* per active rule, NULL until a timed one
+								 * matches */
 	TimestampTz last_at;		/* latest occurred_at of the lead's activities */
 	int			fast_track;		/* stage index a fast-track rule asks for, or -1 */
 	int			fast_rule;		/* that rule's index */
@@ -405,34 +417,279 @@ match_rule(LpProcess *proc, text *type, Jsonb *props)
 }
 
 /*
- * tally_get
- *		The [matched, points] pair of a rule in a lead's score_tally.
+ * A rule's entry in lead.score_tally:
+ *	[matched, points]                        plain rules
+ *	[matched, points, null, null, windows]   rules with min_interval
+ *	[matched, 0, sum, ref]                   decaying rules
+ *	[matched, 0, sum, ref, windows]          both
+ * windows: the counted windows (ascending; NULL once max_occurrences is
+ * reached); sum: the decaying points' value at ref (microseconds since
+ * 2000-01-01 UTC, the latest counted occurrence).
+ */
+typedef struct TallyEntry
+{
+	int32		matched;
+	int32		points;
+	bool		has_decay;
+	double		sum;
+	int64		ref;
+	int			nwindows;
+	int64	   *windows;
+} TallyEntry;
+
+static int32
+jsonb_int32(JsonbValue *v)
+{
+	return v->type == jbvNumeric ?
+		DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v->val.numeric))) : 0;
+}
+
+static int64
+jsonb_int64(JsonbValue *v)
+{
+	return v->type == jbvNumeric ?
+		DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric))) : 0;
+}
+
+/*
+ * tally_entry
+ *		Read a rule's entry of a lead's score_tally (zeros when absent).
  */
 static void
-tally_get(Jsonb *tally, const char *key, int32 *matched, int32 *points)
+tally_entry(Jsonb *tally, const char *key, TallyEntry *e)
 {
 	JsonbValue *v;
+	JsonbContainer *arr;
+	uint32		size;
 
-	*matched = 0;
-	*points = 0;
+	memset(e, 0, sizeof(*e));
 	if (tally == NULL || !JB_ROOT_IS_OBJECT(tally))
 		return;
 	v = getKeyJsonValueFromContainer(&tally->root, key, strlen(key), NULL);
-	if (v == NULL || v->type != jbvBinary ||
-		!JsonContainerIsArray(v->val.binary.data) ||
-		JsonContainerSize(v->val.binary.data) != 2)
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
 		return;
+	arr = v->val.binary.data;
+	size = JsonContainerSize(arr);
+	if (size < 2)
+		return;
+	e->matched = jsonb_int32(getIthJsonbValueFromContainer(arr, 0));
+	e->points = jsonb_int32(getIthJsonbValueFromContainer(arr, 1));
+	if (size >= 4)
 	{
-		JsonbValue *m = getIthJsonbValueFromContainer(v->val.binary.data, 0);
-		JsonbValue *p = getIthJsonbValueFromContainer(v->val.binary.data, 1);
+		JsonbValue *sum = getIthJsonbValueFromContainer(arr, 2);
 
-		if (m->type == jbvNumeric)
-			*matched = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-														 NumericGetDatum(m->val.numeric)));
-		if (p->type == jbvNumeric)
-			*points = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-														NumericGetDatum(p->val.numeric)));
+		if (sum->type == jbvNumeric)
+		{
+			e->has_decay = true;
+			e->sum = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+														NumericGetDatum(sum->val.numeric)));
+			e->ref = jsonb_int64(getIthJsonbValueFromContainer(arr, 3));
+		}
 	}
+	if (size >= 5)
+	{
+		JsonbValue *w = getIthJsonbValueFromContainer(arr, 4);
+
+		if (w->type == jbvBinary && JsonContainerIsArray(w->val.binary.data))
+		{
+			uint32		n = JsonContainerSize(w->val.binary.data);
+
+			e->windows = palloc(sizeof(int64) * Max(n, 1));
+			for (uint32 k = 0; k < n; k++)
+				e->windows[e->nwindows++] =
+					jsonb_int64(getIthJsonbValueFromContainer(w->val.binary.data, k));
+		}
+	}
+}
+
+/*
+ * decay_factor
+ *		2^((from - to) / half_life): what a point at time `from` is worth at
+ *		time `to` (all in microseconds).
+ */
+static double
+decay_factor(int64 from, int64 to, double half_life)
+{
+	return pow(2.0, (double) (from - to) / half_life);
+}
+
+static int	int64_cmp(const void *a, const void *b);
+static int32 apply_caps(const LpBehaviourRule *r, int32 matched, int32 given, int32 n);
+
+static int64
+floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/*
+ * add_timed
+ *		Count a batch's occurrences of a rule with min_interval or
+ *		half_life into its tally entry; returns the (non-decaying) points
+ *		gained.
+ *
+ * With min_interval, an occurrence counts when no occurrence of the same
+ * window (time divided into min_interval slices from 2000-01-01 UTC) has
+ * counted yet, and max_occurrences caps the counted windows, earliest
+ * first; the occurrence of a window is dated at the window's start.  Which
+ * windows count therefore does not depend on the order activities arrive
+ * in.  With half_life, each counted occurrence adds its points to a sum
+ * kept at a reference time (the latest occurrence), rescaled when the
+ * reference moves: sum(ref) = sum of points * 2^((t - ref) / half_life).
+ */
+static int32
+add_timed(const LpBehaviourRule *r, TallyEntry *e, RuleTimes *rt)
+{
+	int64	   *counted = palloc(sizeof(int64) * Max(rt->n, 1));
+	int			nc = 0;
+	int32		gained = 0;
+
+	if (r->min_interval > 0)
+	{
+		int64	   *w = palloc(sizeof(int64) * Max(rt->n, 1));
+		int			nw = 0;
+		int64		allowed = PG_INT32_MAX;
+
+		for (int k = 0; k < rt->n; k++)
+			w[nw++] = floor_div(rt->t[k], r->min_interval);
+		qsort(w, nw, sizeof(int64), int64_cmp);
+		if (r->max_occurrences > 0)
+			allowed = Max(0, (int64) r->max_occurrences - e->matched);
+		for (int k = 0; k < nw && nc < allowed; k++)
+		{
+			if (k > 0 && w[k] == w[k - 1])
+				continue;
+			if (e->nwindows > 0 &&
+				bsearch(&w[k], e->windows, e->nwindows, sizeof(int64), int64_cmp) != NULL)
+				continue;
+			counted[nc++] = w[k];
+		}
+		/* the counted windows join the entry's, kept sorted */
+		if (nc > 0)
+		{
+			int64	   *merged = palloc(sizeof(int64) * (e->nwindows + nc));
+
+			memcpy(merged, e->windows, sizeof(int64) * e->nwindows);
+			memcpy(merged + e->nwindows, counted, sizeof(int64) * nc);
+			qsort(merged, e->nwindows + nc, sizeof(int64), int64_cmp);
+			e->windows = merged;
+			e->nwindows += nc;
+		}
+		for (int k = 0; k < nc; k++)
+			counted[k] *= r->min_interval;	/* dated at the window start */
+	}
+	else
+	{
+		memcpy(counted, rt->t, sizeof(int64) * rt->n);
+		nc = rt->n;
+	}
+
+	if (r->half_life > 0)
+	{
+		for (int k = 0; k < nc; k++)
+		{
+			if (!e->has_decay || counted[k] > e->ref)
+			{
+				e->sum = (e->has_decay ? e->sum * decay_factor(e->ref, counted[k], r->half_life) : 0) +
+					r->points;
+				e->ref = counted[k];
+				e->has_decay = true;
+			}
+			else
+				e->sum += r->points * decay_factor(counted[k], e->ref, r->half_life);
+		}
+		e->matched += nc;
+	}
+	else
+	{
+		gained = apply_caps(r, e->matched, e->points, nc);
+		e->matched += nc;
+		e->points += gained;
+	}
+	return gained;
+}
+
+/*
+ * push_entry
+ *		Append a rule's tally entry to the jsonb being built.
+ */
+static void
+push_entry(JsonbParseState **ps, const LpBehaviourRule *r, const TallyEntry *e)
+{
+	JsonbValue	k,
+				v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) r->key;
+	k.val.string.len = strlen(r->key);
+	pushJsonbValue(ps, WJB_KEY, &k);
+	pushJsonbValue(ps, WJB_BEGIN_ARRAY, NULL);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(e->matched)));
+	pushJsonbValue(ps, WJB_ELEM, &v);
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(e->points)));
+	pushJsonbValue(ps, WJB_ELEM, &v);
+	if (r->half_life > 0 || r->min_interval > 0)
+	{
+		JsonbValue	null;
+
+		null.type = jbvNull;
+		if (r->half_life > 0)
+		{
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(e->sum)));
+			pushJsonbValue(ps, WJB_ELEM, &v);
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(e->ref)));
+			pushJsonbValue(ps, WJB_ELEM, &v);
+		}
+		else
+		{
+			pushJsonbValue(ps, WJB_ELEM, &null);
+			pushJsonbValue(ps, WJB_ELEM, &null);
+		}
+		if (r->min_interval > 0)
+		{
+			if (r->max_occurrences > 0 && e->matched >= r->max_occurrences)
+				pushJsonbValue(ps, WJB_ELEM, &null);
+			else
+			{
+				pushJsonbValue(ps, WJB_BEGIN_ARRAY, NULL);
+				for (int i = 0; i < e->nwindows; i++)
+				{
+					v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int8_numeric,
+																		Int64GetDatum(e->windows[i])));
+					pushJsonbValue(ps, WJB_ELEM, &v);
+				}
+				pushJsonbValue(ps, WJB_END_ARRAY, NULL);
+			}
+		}
+	}
+	pushJsonbValue(ps, WJB_END_ARRAY, NULL);
+}
+
+/*
+ * lp_decayed_total
+ *		The decaying rules' points of a tally at as_of (microseconds), not
+ *		rounded.  A reference later than as_of counts at its own value.
+ */
+double
+lp_decayed_total(LpProcess *proc, Jsonb *tally, TimestampTz as_of)
+{
+	double		total = 0;
+
+	for (int i = 0; i < proc->nbehaviourrules; i++)
+	{
+		const LpBehaviourRule *r = &proc->behaviourrules[i];
+		TallyEntry	e;
+
+		if (r->half_life <= 0)
+			continue;
+		tally_entry(tally, r->key, &e);
+		if (e.has_decay)
+			total += e.sum * decay_factor(e.ref, Max(e.ref, as_of), r->half_life);
+	}
+	return total;
 }
 
 /*
@@ -560,6 +817,7 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 		if (!found)
 		{
 			lb->matches = NULL;
+			lb->times = NULL;
 			lb->last_at = at;
 			lb->fast_track = -1;
 			lb->fast_rule = -1;
@@ -582,9 +840,26 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 		{
 			int			ft = proc->behaviourrules[rule].fast_track_to;
 
+			const LpBehaviourRule *r = &proc->behaviourrules[rule];
+
 			if (lb->matches == NULL)
 				lb->matches = palloc0(sizeof(int32) * nrules);
 			lb->matches[rule]++;
+			if (r->min_interval > 0 || r->half_life > 0)
+			{
+				RuleTimes  *rt;
+
+				if (lb->times == NULL)
+					lb->times = palloc0(sizeof(RuleTimes) * nrules);
+				rt = &lb->times[rule];
+				if (rt->n == rt->cap)
+				{
+					rt->cap = Max(4, rt->cap * 2);
+					rt->t = rt->t ? repalloc(rt->t, sizeof(TimestampTz) * rt->cap) :
+						palloc(sizeof(TimestampTz) * rt->cap);
+				}
+				rt->t[rt->n++] = at;
+			}
 			if (ft >= 0 && (lb->fast_track < 0 ||
 							proc->stages[ft].position > proc->stages[lb->fast_track].position))
 			{
@@ -678,33 +953,25 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 			for (int i = 0; i < nrules; i++)
 			{
 				const LpBehaviourRule *r = &proc->behaviourrules[i];
-				int32		matched,
-							given,
-							gained = 0;
-				JsonbValue	k,
-							v;
+				TallyEntry	e;
 
-				tally_get(tally, r->key, &matched, &given);
+				tally_entry(tally, r->key, &e);
 				if (lb->matches[i] > 0)
 				{
-					gained = apply_caps(r, matched, given, lb->matches[i]);
-					matched += lb->matches[i];
-					given += gained;
-					score += gained;
+					if (lb->times != NULL && lb->times[i].n > 0)
+						score += add_timed(r, &e, &lb->times[i]);
+					else
+					{
+						int32		gained = apply_caps(r, e.matched, e.points, lb->matches[i]);
+
+						e.matched += lb->matches[i];
+						e.points += gained;
+						score += gained;
+					}
 				}
-				if (matched == 0)
+				if (e.matched == 0)
 					continue;
-				k.type = jbvString;
-				k.val.string.val = (char *) r->key;
-				k.val.string.len = strlen(r->key);
-				pushJsonbValue(&ps, WJB_KEY, &k);
-				pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-				v.type = jbvNumeric;
-				v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(matched)));
-				pushJsonbValue(&ps, WJB_ELEM, &v);
-				v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(given)));
-				pushJsonbValue(&ps, WJB_ELEM, &v);
-				pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
+				push_entry(&ps, r, &e);
 			}
 			/*
 			 * Entries of rules that are no longer active keep their points in
@@ -743,7 +1010,10 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 
 				at = Max(at, changed_at);
 				if (from >= 0 && !proc->stages[from].is_terminal &&
-					promotion_for(proc, lb, from, fit, score,
+					promotion_for(proc, lb, from, fit,
+								  score + (int32) rint(lp_decayed_total(proc,
+																		DatumGetJsonbP(u_tallies[nupdates]),
+																		at)),
 								  DatumGetJsonbP(u_tallies[nupdates]), at,
 								  DatumGetTimestampTz(last_recycled), !recycled_null,
 								  DatumGetHeapTupleHeader(SPI_getbinval(t, td, 8, &isnull)),
@@ -853,46 +1123,89 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 							  1, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "locking leads for rescoring failed");
 	plan = SPI_prepare(
-								  "WITH matched AS ("
-								  " SELECT a.lead_id, m.id AS rule_id"
-								  "   FROM lead_process.activity a"
-								  "   CROSS JOIN LATERAL ("
-								  "     SELECT r.id FROM lead_process.behaviour_rule r"
-								  "      WHERE r.active AND r.activity_type OPERATOR(pg_catalog.=) a.type"
-								  "        AND (r.property IS NULL OR"
-								  "             (a.properties OPERATOR(pg_catalog.->>) r.property) COLLATE pg_catalog.\"C\""
-								  "               OPERATOR(pg_catalog.~~) r.pattern)"
-								  "      ORDER BY r.priority, r.id LIMIT 1) m"
-								  "  WHERE $1 IS NULL OR a.lead_id OPERATOR(pg_catalog.=) $1),"
-								  " counted AS ("
-								  " SELECT c.lead_id, c.rule_id, c.n,"
-								  "        CASE WHEN r.max_points IS NULL THEN c.pts"
-								  "             ELSE pg_catalog.int4larger(OPERATOR(pg_catalog.-) r.max_points,"
-								  "                  pg_catalog.int4smaller(r.max_points, c.pts)) END AS pts"
-								  "   FROM (SELECT m.lead_id, m.rule_id, pg_catalog.count(*)::pg_catalog.int4 AS n,"
-								  "                (CASE WHEN r.max_occurrences IS NULL THEN pg_catalog.count(*)::pg_catalog.int4"
-								  "                      ELSE pg_catalog.int4smaller(pg_catalog.count(*)::pg_catalog.int4, r.max_occurrences) END"
-								  "                 OPERATOR(pg_catalog.*) r.points) AS pts"
-								  "           FROM matched m JOIN lead_process.behaviour_rule r"
-								  "             ON r.id OPERATOR(pg_catalog.=) m.rule_id"
-								  "          GROUP BY m.lead_id, m.rule_id, r.max_occurrences, r.points) c"
-								  "   JOIN lead_process.behaviour_rule r ON r.id OPERATOR(pg_catalog.=) c.rule_id),"
-								  " per_lead AS ("
-								  " SELECT lead_id, pg_catalog.sum(pts)::pg_catalog.int4 AS b,"
-								  "        pg_catalog.jsonb_object_agg(rule_id::pg_catalog.text, pg_catalog.jsonb_build_array(n, pts)) AS t"
-								  "   FROM counted GROUP BY lead_id),"
-								  " target AS ("
-								  " SELECT x.id, COALESCE(p.b, 0) AS b, COALESCE(p.t, '{}'::pg_catalog.jsonb) AS t"
-								  "   FROM lead_process.lead x LEFT JOIN per_lead p ON p.lead_id OPERATOR(pg_catalog.=) x.id"
-								  "  WHERE $1 IS NULL OR x.id OPERATOR(pg_catalog.=) $1)"
-								  "UPDATE lead_process.lead l"
-								  "   SET behaviour_score = target.b,"
-								  "       score = l.fit_score OPERATOR(pg_catalog.+) target.b,"
-								  "       score_tally = target.t"
-								  "  FROM target"
-								  " WHERE l.id OPERATOR(pg_catalog.=) target.id"
-								  "   AND (l.behaviour_score OPERATOR(pg_catalog.<>) target.b"
-								  "        OR l.score_tally OPERATOR(pg_catalog.<>) target.t)",
+					   "WITH matched AS ("
+					   " SELECT a.lead_id, m.id AS rule_id, m.points, m.max_occurrences AS mo, m.max_points AS mp,"
+					   "        (EXTRACT(epoch FROM m.min_interval) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 AS iv,"
+					   "        EXTRACT(epoch FROM m.half_life)::pg_catalog.float8 OPERATOR(pg_catalog.*) 1000000 AS h,"
+					   "        (EXTRACT(epoch FROM a.occurred_at) OPERATOR(pg_catalog.*) 1000000"
+					   "         OPERATOR(pg_catalog.-) 946684800000000)::pg_catalog.int8 AS t"
+					   "   FROM lead_process.activity a"
+					   "   CROSS JOIN LATERAL ("
+					   "     SELECT r.id, r.points, r.max_occurrences, r.max_points, r.min_interval, r.half_life"
+					   "       FROM lead_process.behaviour_rule r"
+					   "      WHERE r.active AND r.activity_type OPERATOR(pg_catalog.=) a.type"
+					   "        AND (r.property IS NULL OR"
+					   "             (a.properties OPERATOR(pg_catalog.->>) r.property) COLLATE pg_catalog.\"C\""
+					   "               OPERATOR(pg_catalog.~~) r.pattern)"
+					   "      ORDER BY r.priority, r.id LIMIT 1) m"
+					   "  WHERE $1 IS NULL OR a.lead_id OPERATOR(pg_catalog.=) $1),"
+					   /* plain rules: count, then the caps */
+					   " plain AS ("
+					   " SELECT lead_id, rule_id, pg_catalog.count(*)::pg_catalog.int4 AS n,"
+					   "        (CASE WHEN mo IS NULL THEN pg_catalog.count(*)::pg_catalog.int4"
+					   "              ELSE pg_catalog.int4smaller(pg_catalog.count(*)::pg_catalog.int4, mo) END"
+					   "         OPERATOR(pg_catalog.*) points) AS raw, mp"
+					   "   FROM matched WHERE iv IS NULL AND h IS NULL"
+					   "  GROUP BY lead_id, rule_id, mo, mp, points),"
+					   /* windowed rules: distinct windows, the earliest max_occurrences of them */
+					   " windows AS ("
+					   " SELECT lead_id, rule_id, points, mo, mp, iv, h, w,"
+					   "        pg_catalog.row_number() OVER (PARTITION BY lead_id, rule_id ORDER BY w) AS k"
+					   "   FROM (SELECT DISTINCT lead_id, rule_id, points, mo, mp, iv, h,"
+					   "                pg_catalog.floor(t::pg_catalog.numeric OPERATOR(pg_catalog./) iv)::pg_catalog.int8 AS w"
+					   "           FROM matched WHERE iv IS NOT NULL) d),"
+					   " timed AS ("
+					   " SELECT lead_id, rule_id, points, mo, mp, iv, h, w,"
+					   "        CASE WHEN w IS NULL THEN t ELSE w OPERATOR(pg_catalog.*) iv END AS ot"
+					   "   FROM (SELECT lead_id, rule_id, points, mo, mp, iv, h, NULL::pg_catalog.int8 AS w, t"
+					   "           FROM matched WHERE iv IS NULL AND h IS NOT NULL"
+					   "         UNION ALL"
+					   "         SELECT lead_id, rule_id, points, mo, mp, iv, h, w, NULL"
+					   "           FROM windows WHERE mo IS NULL OR k OPERATOR(pg_catalog.<=) mo) x),"
+					   " timed_ref AS ("
+					   " SELECT timed.*, pg_catalog.max(ot) OVER (PARTITION BY lead_id, rule_id) AS r"
+					   "   FROM timed),"
+					   " entries AS ("
+					   " SELECT lead_id, rule_id, n,"
+					   "        CASE WHEN mp IS NULL THEN raw"
+					   "             ELSE pg_catalog.int4larger(OPERATOR(pg_catalog.-) mp, pg_catalog.int4smaller(mp, raw)) END AS pts,"
+					   "        NULL::pg_catalog.jsonb AS extra"
+					   "   FROM plain"
+					   " UNION ALL"
+					   " SELECT lead_id, rule_id, n, pts, extra FROM ("
+					   "  SELECT lead_id, rule_id, pg_catalog.count(*)::pg_catalog.int4 AS n,"
+					   "         CASE WHEN h IS NOT NULL THEN 0"
+					   "              WHEN mp IS NULL THEN pg_catalog.count(*)::pg_catalog.int4 OPERATOR(pg_catalog.*) points"
+					   "              ELSE pg_catalog.int4larger(OPERATOR(pg_catalog.-) mp,"
+					   "                   pg_catalog.int4smaller(mp, pg_catalog.count(*)::pg_catalog.int4 OPERATOR(pg_catalog.*) points)) END AS pts,"
+					   "         CASE WHEN h IS NULL THEN"
+					   "              pg_catalog.jsonb_build_array(NULL, NULL,"
+					   "                CASE WHEN mo IS NOT NULL AND pg_catalog.count(*) OPERATOR(pg_catalog.>=) mo THEN NULL"
+					   "                     ELSE pg_catalog.to_jsonb(pg_catalog.array_agg(w ORDER BY w)) END)"
+					   "              ELSE pg_catalog.jsonb_build_array("
+					   "                pg_catalog.sum(points OPERATOR(pg_catalog.*) pg_catalog.power(2::pg_catalog.float8,"
+					   "                  (ot OPERATOR(pg_catalog.-) r)::pg_catalog.float8 OPERATOR(pg_catalog./) h))::pg_catalog.numeric,"
+					   "                r) OPERATOR(pg_catalog.||)"
+					   "                CASE WHEN iv IS NULL THEN '[]'::pg_catalog.jsonb"
+					   "                     ELSE pg_catalog.jsonb_build_array(pg_catalog.array_agg(w ORDER BY w)) END END AS extra"
+					   "    FROM timed_ref GROUP BY lead_id, rule_id, points, mo, mp, iv, h, r) y),"
+					   " per_lead AS ("
+					   " SELECT lead_id, pg_catalog.sum(pts)::pg_catalog.int4 AS b,"
+					   "        pg_catalog.jsonb_object_agg(rule_id::pg_catalog.text,"
+					   "          pg_catalog.jsonb_build_array(n, pts) OPERATOR(pg_catalog.||) COALESCE(extra, '[]')) AS t"
+					   "   FROM entries GROUP BY lead_id),"
+					   " target AS ("
+					   " SELECT x.id, COALESCE(p.b, 0) AS b, COALESCE(p.t, '{}'::pg_catalog.jsonb) AS t"
+					   "   FROM lead_process.lead x LEFT JOIN per_lead p ON p.lead_id OPERATOR(pg_catalog.=) x.id"
+					   "  WHERE $1 IS NULL OR x.id OPERATOR(pg_catalog.=) $1)"
+					   "UPDATE lead_process.lead l"
+					   "   SET behaviour_score = target.b,"
+					   "       score = l.fit_score OPERATOR(pg_catalog.+) target.b,"
+					   "       score_tally = target.t"
+					   "  FROM target"
+					   " WHERE l.id OPERATOR(pg_catalog.=) target.id"
+					   "   AND (l.behaviour_score OPERATOR(pg_catalog.<>) target.b"
+					   "        OR l.score_tally OPERATOR(pg_catalog.<>) target.t)",
 					1, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the rescore: %s",
@@ -900,4 +1213,122 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 	changed = lp_run_scoring_update(plan, values, nulls);
 	SPI_finish();
 	PG_RETURN_INT64((int64) changed);
+}
+
+/*
+ * lp_tally_scale
+ *		A copy of a score tally ({"rule id": [matched, points, ...], ...})
+ *		with every rule's points (and decaying sum) multiplied by factor,
+ *		points rounded; *total gets
+ *		the new behaviour score.  Occurrence counts are kept, so the caps
+ *		still count what was matched.
+ */
+Jsonb *
+lp_tally_scale(Jsonb *tally, double factor, int32 *total)
+{
+	JsonbIterator *it = JsonbIteratorInit(&tally->root);
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+	JsonbIteratorToken tok;
+	int			elem = 0;
+	int64		sum = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_ARRAY)
+			elem = 0;
+		else if (tok == WJB_ELEM)
+		{
+			if (elem == 2 && v.type == jbvNumeric)
+			{
+				double		sum = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																	 NumericGetDatum(v.val.numeric)));
+
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
+																	Float8GetDatum(sum * factor)));
+			}
+			else if (elem == 1 && v.type == jbvNumeric)
+			{
+				int32		points = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+																	   NumericGetDatum(v.val.numeric)));
+				int32		scaled = (int32) rint(points * factor);
+
+				sum += scaled;
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric,
+																	Int32GetDatum(scaled)));
+			}
+			elem++;
+		}
+		res = pushJsonbValue(&state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
+	*total = (int32) Max(Min(sum, PG_INT32_MAX), PG_INT32_MIN);
+	return JsonbValueToJsonb(res);
+}
+
+/*
+ * lp_decayed_points
+ *		decayed_points(sum_at_ref float8, ref_us int8, half_life interval,
+ *		as_of timestamptz) returns float8
+ */
+PG_FUNCTION_INFO_V1(lp_decayed_points);
+Datum
+lp_decayed_points(PG_FUNCTION_ARGS)
+{
+	double		sum;
+	int64		ref;
+	Interval   *h;
+	TimestampTz as_of;
+	double		half_life;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_NULL();
+	sum = PG_GETARG_FLOAT8(0);
+	ref = PG_GETARG_INT64(1);
+	h = PG_GETARG_INTERVAL_P(2);
+	as_of = PG_GETARG_TIMESTAMPTZ(3);
+	half_life = (double) h->time + (double) h->day * USECS_PER_DAY +
+		(double) h->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	if (half_life <= 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("half_life must be positive"));
+	PG_RETURN_FLOAT8(sum * decay_factor(ref, Max(ref, as_of), half_life));
+}
+
+/*
+ * lp_current_score
+ *		current_score(lead lead_process.lead, as_of timestamptz) returns
+ *		integer: fit + behaviour + the decaying rules' points at as_of.
+ */
+PG_FUNCTION_INFO_V1(lp_current_score);
+Datum
+lp_current_score(PG_FUNCTION_ARGS)
+{
+	LpProcess  *proc = lp_process_get();
+	HeapTupleHeader row;
+	HeapTupleData tuple;
+	TupleDesc	tupdesc;
+	TimestampTz as_of;
+	bool		isnull;
+	Datum		d;
+	int64		score;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	row = PG_GETARG_HEAPTUPLEHEADER(0);
+	as_of = PG_ARGISNULL(1) ? GetCurrentTransactionStartTimestamp() :
+		PG_GETARG_TIMESTAMPTZ(1);
+	if (proc->lead.score_tally == InvalidAttrNumber)
+		elog(ERROR, "current_score() needs lead_process 1.1");
+	tupdesc = lp_row_tuple(row, &tuple);
+	d = heap_getattr(&tuple, proc->lead.fit_score, tupdesc, &isnull);
+	score = isnull ? 0 : DatumGetInt32(d);
+	d = heap_getattr(&tuple, proc->lead.behaviour_score, tupdesc, &isnull);
+	score += isnull ? 0 : DatumGetInt32(d);
+	d = heap_getattr(&tuple, proc->lead.score_tally, tupdesc, &isnull);
+	if (!isnull)
+		score += (int64) rint(lp_decayed_total(proc, DatumGetJsonbP(d), as_of));
+	ReleaseTupleDesc(tupdesc);
+	PG_RETURN_INT32((int32) Max(Min(score, PG_INT32_MAX), PG_INT32_MIN));
 }

@@ -24,4 +24,8 @@ extern void lp_fit_condition_check(const struct LpCondition *cond);
 extern uint64 lp_run_scoring_update(SPIPlanPtr plan, Datum *values,
 									 const char *nulls);
 
+extern Jsonb *lp_tally_scale(Jsonb *tally, double factor, int32 *total);
+
+extern double lp_decayed_total(LpProcess *proc, Jsonb *tally, TimestampTz as_of);
+
 #endif							/* LP_SCORE_H */

@@ -37,6 +37,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/xact.h"
@@ -58,6 +60,7 @@
 
 #include "lead_process.h"
 #include "lp_cache.h"
+#include "lp_route.h"
 #include "lp_score.h"
 
 /*
@@ -587,6 +590,96 @@ refuse_maintained(const char *column, int64 lead_id, const char *hint)
  *		and check them.  Returns the tuple to store; the AFTER trigger
  *		records it.
  */
+/*
+ * handoff
+ *		A lead entering a handoff stage gets an owner from routing, in the
+ *		same transaction, unless a rep (or anybody the client named) already
+ *		owns it.  Returns the tuple to continue with.
+ */
+static HeapTuple
+handoff(LpProcess *proc, TupleDesc tupdesc, HeapTuple newtup, int64 lead_id,
+		int stage, TimestampTz at)
+{
+	LpRouteDecision decision;
+	char	   *owner;
+	int			attnum = proc->lead.owner;
+	Datum		value;
+	bool		null = false;
+
+	if (!proc->stages[stage].handoff || !OidIsValid(proc->rep_state_relid))
+		return newtup;
+	owner = get_text(newtup, tupdesc, proc->lead.owner);
+	if (!lp_route_needs_owner(proc, owner))
+		return newtup;
+	lp_route_decide(proc, newtup, tupdesc, stage, lead_id, at, NULL, true,
+					&decision, NULL);
+	if (decision.owner == NULL || text_equal(owner, decision.owner))
+		return newtup;
+	lp_route_note(lead_id, "handoff", &decision, false, 0);
+	value = CStringGetTextDatum(decision.owner);
+	return heap_modify_tuple_by_cols(newtup, tupdesc, 1, &attnum, &value, &null);
+}
+
+/*
+ * too_many_recycles
+ *		A recycle into a stage with max_recycles, beyond the limit: the
+ *		disqualify edge of the stage the lead leaves, or NULL to recycle as
+ *		asked (no limit, within it, or no such edge).
+ */
+static const LpTransition *
+too_many_recycles(LpProcess *proc, const LpTransition *t, int32 recycles)
+{
+	int32		max = proc->stages[t->to].max_recycles;
+
+	if (max < 0 || recycles < max)
+		return NULL;
+	if (lp_reason_find(proc, "too-many-recycles") == NULL)
+		return NULL;
+	for (int i = 0; i < proc->ntransitions; i++)
+	{
+		const LpTransition *d = &proc->transitions[i];
+
+		if (d->from == t->from && d->kind == LP_KIND_DISQUALIFY)
+			return d;
+	}
+	return NULL;
+}
+
+/*
+ * recycle_scores
+ *		Apply the recycle reason's score action to the behaviour score:
+ *		keep, reset to zero, or scale every rule's points in the tally.
+ *		Sets up to three columns in cols/values; returns how many.
+ */
+static int
+recycle_scores(LpProcess *proc, TupleDesc tupdesc, HeapTuple newtup,
+			   const LpReason *r, int *cols, Datum *values)
+{
+	LpLeadColumns *col = &proc->lead;
+	bool		isnull;
+	int32		fit;
+	int32		behaviour = 0;
+	Jsonb	   *tally;
+
+	if (r == NULL || r->score_action == 'k' ||
+		col->behaviour_score == InvalidAttrNumber)
+		return 0;
+	fit = DatumGetInt32(heap_getattr(newtup, col->fit_score, tupdesc, &isnull));
+	if (r->score_action == 'r')
+		tally = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	else
+		tally = lp_tally_scale(DatumGetJsonbP(heap_getattr(newtup, col->score_tally,
+														   tupdesc, &isnull)),
+							   r->score_factor, &behaviour);
+	cols[0] = col->behaviour_score;
+	values[0] = Int32GetDatum(behaviour);
+	cols[1] = col->score_tally;
+	values[1] = JsonbPGetDatum(tally);
+	cols[2] = col->score;
+	values[2] = Int32GetDatum(fit + behaviour);
+	return 3;
+}
+
 static HeapTuple
 on_insert(LpProcess *proc, Relation rel, HeapTuple newtup)
 {
@@ -686,7 +779,7 @@ on_insert(LpProcess *proc, Relation rel, HeapTuple newtup)
 	if (ncols > 0)
 		newtup = heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols,
 										   values, nulls);
-	return newtup;
+	return handoff(proc, tupdesc, newtup, lead_id, si, changed_at);
 }
 
 /*
@@ -811,6 +904,13 @@ promote_on_profile(LpProcess *proc, TupleDesc tupdesc, HeapTuple oldtup,
 	if (from < 0 || proc->stages[from].is_terminal)
 		return newtup;
 	score = DatumGetInt32(heap_getattr(newtup, col->score, tupdesc, &isnull));
+	{
+		/* with the decaying rules' points as of now */
+		Datum		tally = heap_getattr(newtup, col->score_tally, tupdesc, &isnull);
+
+		if (!isnull)
+			score += (int32) rint(lp_decayed_total(proc, DatumGetJsonbP(tally), now));
+	}
 	last_recycled = heap_getattr(oldtup, col->last_recycled_at, tupdesc, &recycled_null);
 	for (int i = 0; i < proc->ntransitions; i++)
 	{
@@ -889,11 +989,14 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 	const char *reason;
 	TimestampTz changed_at;
 	TimestampTz old_changed_at;
-	int			cols[5];
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	int			cols[10];
+	Datum		values[10];
+	bool		nulls[10] = {false};
 	int			ncols = 0;
 	Datum		d;
+	int32		recycles;
+	const LpTransition *dq;
+	bool		redirected = false;
 
 	lead_id = DatumGetInt64(heap_getattr(oldtup, col->id, tupdesc, &isnull));
 	if (datum_changed(oldtup, newtup, tupdesc, col->id))
@@ -959,8 +1062,23 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 		reason = NULL;
 	check_reason(proc, t, reason, lead_id);
 
+	/* Recycled once too often: disqualified instead */
+	d = heap_getattr(oldtup, col->recycle_count, tupdesc, &isnull);
+	recycles = isnull ? 0 : DatumGetInt32(d);
+	if ((t->kind == LP_KIND_RECYCLE || t->kind == LP_KIND_REJECT) &&
+		(dq = too_many_recycles(proc, t, recycles)) != NULL)
+	{
+		t = dq;
+		to = t->to;
+		new_stage = proc->stages[to].name;
+		reason = "too-many-recycles";
+		cols[ncols] = col->stage;
+		values[ncols++] = CStringGetTextDatum(new_stage);
+		redirected = true;		/* the edge's or the default status */
+	}
+
 	/* Status: the one this UPDATE sets, else the edge's, else the default */
-	if (column_set(updated, col->status) && new_status != NULL)
+	if (!redirected && column_set(updated, col->status) && new_status != NULL)
 		check_status(&proc->stages[to], new_status, lead_id);
 	else
 	{
@@ -1003,14 +1121,17 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 	}
 	if (t->kind == LP_KIND_RECYCLE || t->kind == LP_KIND_REJECT)
 	{
-		d = heap_getattr(oldtup, col->recycle_count, tupdesc, &isnull);
 		cols[ncols] = col->recycle_count;
-		values[ncols++] = Int32GetDatum((isnull ? 0 : DatumGetInt32(d)) + 1);
+		values[ncols++] = Int32GetDatum(recycles + 1);
 		cols[ncols] = col->last_recycled_at;
 		values[ncols++] = TimestampTzGetDatum(changed_at);
+		ncols += recycle_scores(proc, tupdesc, newtup,
+								reason ? lp_reason_find(proc, reason) : NULL,
+								cols + ncols, values + ncols);
 	}
-	return heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols, values,
-									 nulls);
+	newtup = heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols, values,
+									   nulls);
+	return handoff(proc, tupdesc, newtup, lead_id, to, changed_at);
 }
 
 /*
@@ -1065,6 +1186,7 @@ lp_lead_history_trigger(PG_FUNCTION_ARGS)
 	LpChange	c;
 	bool		isnull;
 	Datum		d;
+	char	   *previous_owner = NULL;
 
 	lp_check_trigger(fcinfo, "lead_history_trigger", false, true,
 					 LP_TRIG_INSERT | LP_TRIG_UPDATE);
@@ -1096,16 +1218,28 @@ lp_lead_history_trigger(PG_FUNCTION_ARGS)
 	{
 		c.kind = "create";
 		c.cause = "insert";
+		record_change(proc, &c);
+		if (c.owner != NULL)
+			lp_record_assignment(proc, c.lead_id, NULL, c.owner, c.to_stage,
+								 c.changed_at, c.actor, true);
+		return PointerGetDatum(NULL);
 	}
 	else
 	{
 		c.from_stage = get_text(oldtup, tupdesc, col->stage);
 		c.from_status = get_text(oldtup, tupdesc, col->status);
 		c.cause = pending ? pending->cause : "update";
+		previous_owner = get_text(oldtup, tupdesc, col->owner);
 		if (text_equal(c.from_stage, c.to_stage))
 		{
 			if (text_equal(c.from_status, c.to_status))
-				return PointerGetDatum(NULL);	/* nothing to record */
+			{
+				if (!text_equal(previous_owner, c.owner))
+					lp_record_assignment(proc, c.lead_id, previous_owner, c.owner,
+										 c.to_stage, GetCurrentTransactionStartTimestamp(),
+										 c.actor, false);
+				return PointerGetDatum(NULL);
+			}
 			c.kind = "status";
 			c.reason = NULL;
 			c.changed_at = GetCurrentTransactionStartTimestamp();
@@ -1129,6 +1263,9 @@ lp_lead_history_trigger(PG_FUNCTION_ARGS)
 		}
 	}
 	record_change(proc, &c);
+	if (!text_equal(previous_owner, c.owner))
+		lp_record_assignment(proc, c.lead_id, previous_owner, c.owner,
+							 c.to_stage, c.changed_at, c.actor, false);
 	return PointerGetDatum(NULL);
 }
 
@@ -1431,7 +1568,8 @@ move_along(FunctionCallInfo fcinfo, bool disqualify)
 	move_internal(lead_id, target, reason, text_arg(fcinfo, 2),
 				  !PG_ARGISNULL(3),
 				  PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3), "manual", NULL);
-	PG_RETURN_TEXT_P(cstring_to_text(target));
+	/* a recycle beyond the stage's max_recycles ends in a disqualification */
+	PG_RETURN_TEXT_P(cstring_to_text(disqualify ? target : locked_stage(lead_id)));
 }
 
 /*

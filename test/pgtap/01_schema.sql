@@ -16,7 +16,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS lead_process;
 
-SELECT plan(106);
+SELECT plan(131);
 
 /* ------------------------------------------------------------------------
  * Schema and the set of objects in it
@@ -38,6 +38,8 @@ SELECT tables_are('lead_process', ARRAY[
 	'stage', 'stage_status', 'transition', 'reason',
 	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule', 'behaviour_rule',
 	'event', 'event_consumer',
+	'team', 'rep', 'rep_capacity', 'queue', 'routing_rule', 'rep_state', 'assignment',
+	'calendar', 'calendar_hours', 'calendar_holiday',
 	'metric_delta', 'metric_rollup', 'metric_lead_reach', 'metric_followup']);
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified',
 	'metric_funnel', 'metric_conversion_period', 'metric_conversion_cohort', 'metric_lead_flow',
@@ -51,10 +53,14 @@ SELECT functions_are('lead_process', ARRAY[
 	'fit_score_of', 'fit_rules_of', 'rescore_fit', 'fit_explain', 'fit_rule_validate_trigger',
 	'read_events', 'ack_events', 'prune_events',
 	'activity_score_trigger', 'lead_deleted_trigger', 'lead_truncated_trigger',
-	'activity_guard_trigger', 'rescore_behaviour', 'score_explain',
+	'activity_guard_trigger', 'rescore_behaviour', 'score_explain', 'decayed_points', 'current_score',
+	'enable_rep_security', 'rep_security_enabled',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger',
+	'route', 'route_preview', 'accept', 'reject', 'condition_validate_trigger', 'sweep',
+	'business_time_add', 'business_time_between', 'calendar_validate_trigger',
+	'calendar_hours_validate_trigger', 'calendar_holiday_validate_trigger',
 	'metric_bucket', 'metric_bucket_value', 'metric_history_trigger', 'metric_contact_trigger',
 	'metric_hist_add', 'metric_hist_add_array', 'metric_hist_final', 'metric_hist_agg',
 	'metric_hist_sum', 'metric_hist_merge', 'metric_hist_percentile',
@@ -88,6 +94,22 @@ $$, 'every table, view and function in schema lead_process is a member of the ex
 
 CREATE TEMP TABLE lp_expected_columns (tab text, col text, typ text, not_null boolean);
 INSERT INTO lp_expected_columns VALUES
+	('calendar', 'name', 'text', true),
+	('calendar', 'time_zone', 'text', true),
+	('calendar', 'description', 'text', false),
+
+	('calendar_hours', 'calendar', 'text', true),
+	('calendar_hours', 'weekday', 'integer', true),
+	('calendar_hours', 'opens', 'time without time zone', true),
+	('calendar_hours', 'closes', 'time without time zone', true),
+
+	('calendar_holiday', 'id', 'bigint', true),
+	('calendar_holiday', 'calendar', 'text', true),
+	('calendar_holiday', 'day', 'date', true),
+	('calendar_holiday', 'closed_from', 'time without time zone', false),
+	('calendar_holiday', 'closed_until', 'time without time zone', false),
+	('calendar_holiday', 'description', 'text', false),
+
 	('stage', 'name', 'text', true),
 	('stage', 'position', 'integer', true),
 	('stage', 'owner', 'text', true),
@@ -97,6 +119,9 @@ INSERT INTO lp_expected_columns VALUES
 	('stage', 'score_threshold', 'integer', false),
 	('stage', 'required_fields', 'text[]', true),
 	('stage', 'requalify_after', 'interval', false),
+	('stage', 'handoff', 'boolean', true),
+	('stage', 'max_recycles', 'integer', false),
+	('stage', 'stale_after', 'interval', false),
 
 	('stage_status', 'stage', 'text', true),
 	('stage_status', 'status', 'text', true),
@@ -113,6 +138,56 @@ INSERT INTO lp_expected_columns VALUES
 	('reason', 'code', 'text', true),
 	('reason', 'kind', 'text', true),
 	('reason', 'description', 'text', true),
+	('reason', 'score_action', 'text', true),
+	('reason', 'score_factor', 'numeric', false),
+
+	('team', 'name', 'text', true),
+	('team', 'method', 'text', true),
+	('team', 'description', 'text', false),
+
+	('rep', 'name', 'text', true),
+	('rep', 'team', 'text', false),
+	('rep', 'active', 'boolean', true),
+	('rep', 'away_until', 'timestamp with time zone', false),
+	('rep', 'weight', 'integer', true),
+	('rep', 'territory', 'jsonb', false),
+	('rep', 'email', 'text', false),
+	('rep', 'login', 'name', false),
+
+	('rep_capacity', 'rep', 'text', true),
+	('rep_capacity', 'stage', 'text', true),
+	('rep_capacity', 'max_leads', 'integer', true),
+
+	('queue', 'name', 'text', true),
+	('queue', 'is_default', 'boolean', true),
+	('queue', 'description', 'text', false),
+
+	('routing_rule', 'id', 'bigint', true),
+	('routing_rule', 'name', 'text', true),
+	('routing_rule', 'priority', 'integer', true),
+	('routing_rule', 'condition', 'jsonb', false),
+	('routing_rule', 'team', 'text', false),
+	('routing_rule', 'rep', 'text', false),
+	('routing_rule', 'queue', 'text', false),
+	('routing_rule', 'active', 'boolean', true),
+	('routing_rule', 'description', 'text', false),
+
+	('rep_state', 'rep', 'text', true),
+	('rep_state', 'assigned', 'bigint', true),
+	('rep_state', 'last_assigned_at', 'timestamp with time zone', false),
+	('rep_state', 'last_turn', 'bigint', false),
+
+	('assignment', 'id', 'bigint', true),
+	('assignment', 'lead_id', 'bigint', true),
+	('assignment', 'owner', 'text', false),
+	('assignment', 'previous_owner', 'text', false),
+	('assignment', 'stage', 'text', true),
+	('assignment', 'cause', 'text', true),
+	('assignment', 'rule_id', 'bigint', false),
+	('assignment', 'method', 'text', false),
+	('assignment', 'assigned_at', 'timestamp with time zone', true),
+	('assignment', 'changed_by', 'text', true),
+	('assignment', 'actor', 'text', false),
 
 	('fit_rule', 'id', 'bigint', true),
 	('fit_rule', 'name', 'text', true),
@@ -132,6 +207,8 @@ INSERT INTO lp_expected_columns VALUES
 	('behaviour_rule', 'priority', 'integer', true),
 	('behaviour_rule', 'active', 'boolean', true),
 	('behaviour_rule', 'fast_track_to', 'text', false),
+	('behaviour_rule', 'min_interval', 'interval', false),
+	('behaviour_rule', 'half_life', 'interval', false),
 	('behaviour_rule', 'description', 'text', false),
 
 	('event', 'id', 'bigint', true),
@@ -248,7 +325,10 @@ SELECT columns_are('lead_process', t.tab,
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
 			   (9, 'stage_graph'), (10, 'stage_counts'), (15, 'near_qualified'), (11, 'fit_rule'),
-			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule')) AS t(n, tab)
+			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule'),
+			   (16, 'team'), (17, 'rep'), (18, 'rep_capacity'), (19, 'queue'),
+			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment'),
+			   (23, 'calendar'), (24, 'calendar_hours'), (25, 'calendar_holiday')) AS t(n, tab)
  ORDER BY t.n;
 
 SELECT set_eq(
@@ -258,7 +338,10 @@ SELECT set_eq(
   FROM (VALUES (1, 'stage'), (2, 'stage_status'), (3, 'transition'), (4, 'reason'),
 			   (5, 'lead'), (6, 'activity'), (7, 'contact_attempt'), (8, 'stage_history'),
 			   (9, 'stage_graph'), (10, 'stage_counts'), (15, 'near_qualified'), (11, 'fit_rule'),
-			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule')) AS t(n, tab)
+			   (12, 'event'), (13, 'event_consumer'), (14, 'behaviour_rule'),
+			   (16, 'team'), (17, 'rep'), (18, 'rep_capacity'), (19, 'queue'),
+			   (20, 'routing_rule'), (21, 'rep_state'), (22, 'assignment'),
+			   (23, 'calendar'), (24, 'calendar_hours'), (25, 'calendar_holiday')) AS t(n, tab)
  ORDER BY t.n;
 
 /* lead.id and the per-lead ids are identities (clients may give their own) */
@@ -269,7 +352,10 @@ SELECT set_eq($$
 	 WHERE c.relnamespace = 'lead_process'::regnamespace AND a.attidentity <> ''
 $$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
 			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a'),
-			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a'), ('behaviour_rule', 'id', 'd') $$,
+			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a'), ('behaviour_rule', 'id', 'd'),
+			  ('routing_rule', 'id', 'd'), ('assignment', 'id', 'a'),
+			  ('calendar_holiday', 'id', 'd'), ('metric_delta', 'id', 'a'),
+			  ('metric_rollup', 'id', 'a') $$,
 	'identity columns: lead/activity/contact_attempt by default, stage_history always');
 
 /* ------------------------------------------------------------------------
@@ -348,7 +434,17 @@ $$, $$ VALUES
 	('lead_process.transition', 'to_stage,to_status', 'lead_process.stage_status', 'a'),
 	('lead_process.contact_attempt', 'lead_id', 'lead_process.lead', 'c'),
 	('lead_process.stage_history', 'lead_id', 'lead_process.lead', 'c'),
-	('lead_process.behaviour_rule', 'fast_track_to', 'lead_process.stage', 'n')
+	('lead_process.behaviour_rule', 'fast_track_to', 'lead_process.stage', 'n'),
+	('lead_process.rep', 'team', 'lead_process.team', 'a'),
+	('lead_process.rep_capacity', 'rep', 'lead_process.rep', 'c'),
+	('lead_process.rep_capacity', 'stage', 'lead_process.stage', 'c'),
+	('lead_process.routing_rule', 'team', 'lead_process.team', 'a'),
+	('lead_process.routing_rule', 'rep', 'lead_process.rep', 'a'),
+	('lead_process.routing_rule', 'queue', 'lead_process.queue', 'a'),
+	('lead_process.rep_state', 'rep', 'lead_process.rep', 'c'),
+	('lead_process.assignment', 'lead_id', 'lead_process.lead', 'c'),
+	('lead_process.calendar_hours', 'calendar', 'lead_process.calendar', 'c'),
+	('lead_process.calendar_holiday', 'calendar', 'lead_process.calendar', 'c')
 $$, 'foreign keys: per-lead rows cascade with their lead; leads block deleting their stage');
 
 /* ------------------------------------------------------------------------
@@ -412,12 +508,36 @@ $$, $$ VALUES
 	('lead_process.ack_events(text,bigint)', 'consumer text, upto_event_id bigint', 'bigint'),
 	('lead_process.prune_events()', '', 'bigint'),
 	('lead_process.rescore_behaviour(bigint)', 'lead_id bigint DEFAULT NULL::bigint', 'bigint'),
+	('lead_process.decayed_points(double precision,bigint,interval,timestamp with time zone)',
+	 'sum_at_ref double precision, ref_us bigint, half_life interval, as_of timestamp with time zone',
+	 'double precision'),
+	('lead_process.current_score(lead_process.lead,timestamp with time zone)',
+	 'lead lead_process.lead, as_of timestamp with time zone DEFAULT now()', 'integer'),
+	('lead_process.enable_rep_security(boolean)', 'enable boolean DEFAULT true', 'void'),
+	('lead_process.rep_security_enabled()', '', 'boolean'),
 	('lead_process.score_explain(bigint)', 'lead_id bigint',
 	 'TABLE(source text, rule_id bigint, rule_name text, occurrences integer, points integer)'),
 	('lead_process.grant_reader(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_writer(regrole)', 'role regrole', 'void'),
 	('lead_process.grant_admin(regrole)', 'role regrole', 'void'),
 	('lead_process.revoke_all(regrole)', 'role regrole', 'void'),
+	('lead_process.route(bigint,boolean,text,timestamp with time zone)',
+	 'lead_id bigint, reassign boolean DEFAULT false, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'text'),
+	('lead_process.route_preview(bigint,timestamp with time zone)',
+	 'lead_id bigint, at timestamp with time zone DEFAULT NULL::timestamp with time zone', 'jsonb'),
+	('lead_process.accept(bigint,text,timestamp with time zone)',
+	 'lead_id bigint, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'boolean'),
+	('lead_process.reject(bigint,text,text,timestamp with time zone)',
+	 'lead_id bigint, reason text DEFAULT ''rejected''::text, actor text DEFAULT NULL::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone',
+	 'text'),
+	('lead_process.sweep(timestamp with time zone)', 'as_of timestamp with time zone DEFAULT now()',
+	 'TABLE(action text, leads bigint)'),
+	('lead_process.business_time_add(text,timestamp with time zone,interval)',
+	 'calendar text, start timestamp with time zone, amount interval', 'timestamp with time zone'),
+	('lead_process.business_time_between(text,timestamp with time zone,timestamp with time zone)',
+	 'calendar text, "from" timestamp with time zone, "to" timestamp with time zone', 'interval'),
 	('lead_process.metric_bucket(interval)', 'duration interval', 'smallint'),
 	('lead_process.metric_bucket_value(smallint)', 'bucket smallint', 'interval'),
 	('lead_process.fold_metrics()', '', 'bigint'),
@@ -441,8 +561,11 @@ $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history
 			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()'),
 			  ('lead_process.fit_rule_validate_trigger()'), ('lead_process.activity_score_trigger()'),
 			  ('lead_process.lead_deleted_trigger()'), ('lead_process.lead_truncated_trigger()'),
-			  ('lead_process.activity_guard_trigger()'), ('lead_process.metric_history_trigger()'),
-			  ('lead_process.metric_contact_trigger()') $$,
+			  ('lead_process.activity_guard_trigger()'),
+			  ('lead_process.condition_validate_trigger()'), ('lead_process.calendar_validate_trigger()'),
+			  ('lead_process.calendar_hours_validate_trigger()'),
+			  ('lead_process.calendar_holiday_validate_trigger()'),
+			  ('lead_process.metric_history_trigger()'), ('lead_process.metric_contact_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -469,6 +592,9 @@ SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rule_validate']);
 SELECT triggers_are('lead_process', 'behaviour_rule', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed']);
+SELECT triggers_are('lead_process', 'calendar', ARRAY['config_changed', 'calendar_validate']);
+SELECT triggers_are('lead_process', 'calendar_hours', ARRAY['config_changed', 'calendar_hours_validate']);
+SELECT triggers_are('lead_process', 'calendar_holiday', ARRAY['config_changed', 'calendar_holiday_validate']);
 
 /* Timing, level, events and function of every trigger in the schema */
 SELECT set_eq($$
@@ -502,6 +628,19 @@ $$, $$ VALUES
 	('lead', 'lead_deleted', 'lead_process.lead_deleted_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
 	('lead', 'lead_truncated', 'lead_process.lead_truncated_trigger', 'AFTER', 'STATEMENT', 'TRUNCATE', 'O'),
 	('activity', 'activity_lead_fixed', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
+	('team', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('rep', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('rep_capacity', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('queue', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('routing_rule', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('rep', 'rep_validate', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('routing_rule', 'routing_rule_validate', 'lead_process.condition_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('calendar', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('calendar_hours', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('calendar_holiday', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
+	('calendar', 'calendar_validate', 'lead_process.calendar_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('calendar_hours', 'calendar_hours_validate', 'lead_process.calendar_hours_validate_trigger', 'AFTER', 'ROW', 'INSERT OR UPDATE', 'O'),
+	('calendar_holiday', 'calendar_holiday_validate', 'lead_process.calendar_holiday_validate_trigger', 'BEFORE', 'ROW', 'INSERT OR UPDATE', 'O'),
 	('stage_history', 'metric_facts', 'lead_process.metric_history_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
 	('contact_attempt', 'metric_facts', 'lead_process.metric_contact_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
@@ -735,6 +874,21 @@ SELECT is_empty($$
 	 WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind IN ('r', 'p', 'S')
 	   AND c.oid::regclass::text NOT IN (SELECT rel FROM lp_extconfig)
 $$, 'every table and sequence in lead_process is registered with pg_extension_config_dump');
+
+/* Rep security: one policy per lead table, off until enable_rep_security() */
+SELECT set_eq($$
+	SELECT polrelid::regclass::text, polname::text, polcmd::text FROM pg_catalog.pg_policy p
+	  JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+	 WHERE c.relnamespace = 'lead_process'::regnamespace
+$$, $$ VALUES ('lead_process.lead', 'rep_own_leads', '*'), ('lead_process.activity', 'rep_own_leads', '*'),
+			  ('lead_process.contact_attempt', 'rep_own_leads', '*'),
+			  ('lead_process.stage_history', 'rep_own_leads', '*'),
+			  ('lead_process.assignment', 'rep_own_leads', '*'), ('lead_process.event', 'rep_own_leads', '*') $$,
+	'policies: rep_own_leads on every table of per-lead rows');
+SELECT is_empty($$
+	SELECT relname FROM pg_catalog.pg_class
+	 WHERE relnamespace = 'lead_process'::regnamespace AND relrowsecurity
+$$, 'row-level security is off after CREATE EXTENSION');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -75,7 +75,8 @@ is($node->safe_psql('postgres', q{
 	'every lead\'s history is a chain ending in its current stage');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM lead_process.stage_history h
-	  FULL JOIN lead_process.event e ON (e.payload->>'history_id')::bigint = h.id
+	  FULL JOIN (SELECT * FROM lead_process.event WHERE type <> 'lead_assigned') e
+	    ON (e.payload->>'history_id')::bigint = h.id
 	 WHERE h.id IS NULL OR e.id IS NULL}), '0',
 	'every history row has its outbox event and the reverse');
 ok($node->safe_psql('postgres',
