@@ -2182,9 +2182,18 @@ SELECT l.owner,
   FROM lead_process.lead l
   JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) l.stage
  WHERE s.owner OPERATOR(pg_catalog.=) 'sales' AND NOT s.is_terminal
+   -- rep security (enable_rep_security()): a rep's role sees only the
+   -- rep's leads here too, as in the table, although the view reads it with
+   -- its owner's privileges
+   AND (NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class c
+			  WHERE c.oid OPERATOR(pg_catalog.=) 'lead_process.lead'::pg_catalog.regclass)
+		OR (SELECT r.name FROM lead_process.rep r
+			 WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		OR l.owner OPERATOR(pg_catalog.=)
+		   (SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER))
  ORDER BY l.score DESC, l.stage_changed_at, l.id;
 COMMENT ON VIEW lead_process.work_queue IS
-	'The sales work queue: open leads in sales stages, highest score first, then the longest waiting; queue_position numbers each owner''s queue';
+	'The sales work queue: open leads in sales stages, highest score first, then the longest waiting; queue_position numbers each owner''s queue (with rep security on, a rep''s role sees its own leads only)';
 COMMENT ON COLUMN lead_process.work_queue.owner IS 'Owning rep (NULL: unassigned)';
 COMMENT ON COLUMN lead_process.work_queue.queue_position IS 'Position in the owner''s queue, from 1';
 COMMENT ON COLUMN lead_process.work_queue.lead_id IS 'Lead';
@@ -2212,9 +2221,19 @@ SELECT l.id AS lead_id, l.company, l.source, l.campaign, l.lead_type, l.owner,
   FROM lead_process.lead l
   LEFT JOIN LATERAL (SELECT pg_catalog.max(a.occurred_at) AS last_contact_at
 					   FROM lead_process.contact_attempt a
-					  WHERE a.lead_id OPERATOR(pg_catalog.=) l.id) ca ON true;
+					  WHERE a.lead_id OPERATOR(pg_catalog.=) l.id) ca ON true
+ WHERE true
+   -- rep security (enable_rep_security()): a rep's role sees only the
+   -- rep's leads here too, as in the table, although the view reads it with
+   -- its owner's privileges
+   AND (NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class c
+			  WHERE c.oid OPERATOR(pg_catalog.=) 'lead_process.lead'::pg_catalog.regclass)
+		OR (SELECT r.name FROM lead_process.rep r
+			 WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		OR l.owner OPERATOR(pg_catalog.=)
+		   (SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER));
 COMMENT ON VIEW lead_process.lead_scorecard IS
-	'One row per lead: stage, status, owner, scores, time in stage, recycles and last activity';
+	'One row per lead: stage, status, owner, scores, time in stage, recycles and last activity (with rep security on, a rep''s role sees its own leads only)';
 COMMENT ON COLUMN lead_process.lead_scorecard.lead_id IS 'Lead';
 COMMENT ON COLUMN lead_process.lead_scorecard.company IS 'Company';
 COMMENT ON COLUMN lead_process.lead_scorecard.source IS 'Lead source';

@@ -250,6 +250,22 @@ SELECT owner, queue_position, lead_id, stage, status
 SELECT lead_id, stage, status, owner, recycle_count, amount, last_contact_at, last_activity_at
   FROM lead_process.lead_scorecard ORDER BY lead_id;
 
+-- With rep security on, a rep's role sees only the rep's leads in the
+-- lead-level views too (they read lead with their owner's privileges)
+CREATE ROLE regress_metric_bob;
+UPDATE lead_process.rep SET login = 'regress_metric_bob' WHERE name = 'bob';
+SELECT lead_process.grant_bi_reader('regress_metric_bob');
+SELECT lead_process.enable_rep_security();
+SET ROLE regress_metric_bob;
+SELECT lead_id, owner FROM lead_process.lead_scorecard ORDER BY lead_id;
+SELECT lead_id, owner FROM lead_process.work_queue ORDER BY lead_id;
+RESET ROLE;
+SELECT lead_process.enable_rep_security(false);
+SELECT count(*) AS all_leads FROM lead_process.lead_scorecard;
+UPDATE lead_process.rep SET login = NULL WHERE name = 'bob';
+SELECT lead_process.revoke_all('regress_metric_bob');
+DROP ROLE regress_metric_bob;
+
 -- Folded equals unfolded: fold, and every view reads the same
 CREATE TEMP TABLE unfolded AS SELECT * FROM cube_now;
 SELECT lead_process.fold_metrics() > 0 AS folded;
