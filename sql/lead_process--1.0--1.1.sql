@@ -930,31 +930,29 @@ CREATE POLICY rep_own_leads ON lead_process.lead
 	WITH CHECK (true);
 COMMENT ON POLICY rep_own_leads ON lead_process.lead IS
 	'With rep security enabled, a rep''s role sees, changes and inserts only leads the rep owns (a lead is reassigned to somebody else by a role that is not a rep)';
-CREATE POLICY rep_own_leads ON lead_process.activity
-	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
-		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
-COMMENT ON POLICY rep_own_leads ON lead_process.activity IS
-	'With rep security enabled, a rep''s role sees and adds activities of its own leads only';
-CREATE POLICY rep_own_leads ON lead_process.contact_attempt
-	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
-		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
-COMMENT ON POLICY rep_own_leads ON lead_process.contact_attempt IS
-	'With rep security enabled, a rep''s role sees and adds contact attempts of its own leads only';
-CREATE POLICY rep_own_leads ON lead_process.stage_history
-	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
-		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
-COMMENT ON POLICY rep_own_leads ON lead_process.stage_history IS
-	'With rep security enabled, a rep''s role sees the history of its own leads only';
-CREATE POLICY rep_own_leads ON lead_process.assignment
-	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
-		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
-COMMENT ON POLICY rep_own_leads ON lead_process.assignment IS
-	'With rep security enabled, a rep''s role sees the assignments of its own leads only';
-CREATE POLICY rep_own_leads ON lead_process.event
-	USING ((SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
-		   OR EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id OPERATOR(pg_catalog.=) lead_id));
-COMMENT ON POLICY rep_own_leads ON lead_process.event IS
-	'With rep security enabled, a rep''s role sees the events of its own leads only';
+/* The tables of per-lead rows: a row is visible with its lead */
+DO $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN SELECT * FROM (VALUES
+		('activity', 'sees and adds activities of its own leads only'),
+		('contact_attempt', 'sees and adds contact attempts of its own leads only'),
+		('stage_history', 'sees the history of its own leads only'),
+		('assignment', 'sees the assignments of its own leads only'),
+		('event', 'sees the events of its own leads only')) v(tab, what)
+	LOOP
+		EXECUTE format($p$
+			CREATE POLICY rep_own_leads ON lead_process.%I
+				USING ((SELECT r.name FROM lead_process.rep r
+						 WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+					   OR EXISTS (SELECT 1 FROM lead_process.lead l
+								   WHERE l.id OPERATOR(pg_catalog.=) lead_id))$p$, t.tab);
+		EXECUTE format('COMMENT ON POLICY rep_own_leads ON lead_process.%I IS %L', t.tab,
+					   'With rep security enabled, a rep''s role ' || t.what);
+	END LOOP;
+END
+$$;
 
 CREATE FUNCTION lead_process.enable_rep_security(enable boolean DEFAULT true) RETURNS void
 	LANGUAGE plpgsql VOLATILE

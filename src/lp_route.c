@@ -47,6 +47,7 @@
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -64,6 +65,15 @@ static SPIPlanPtr assignment_plan = NULL;
 static SPIPlanPtr lead_plan = NULL;
 static SPIPlanPtr lead_lock_plan = NULL;
 static SPIPlanPtr set_owner_plan = NULL;
+
+/* The outbox row of each assignment row "a" of a statement */
+#define ASSIGNMENT_EVENT_SELECT \
+	"INSERT INTO lead_process.event (lead_id, type, occurred_at, payload) " \
+	"SELECT a.lead_id, 'lead_assigned', a.assigned_at, pg_catalog.jsonb_build_object(" \
+	"'assignment_id', a.id, 'lead_id', a.lead_id, 'owner', a.owner, " \
+	"'previous_owner', a.previous_owner, 'stage', a.stage, 'cause', a.cause, " \
+	"'rule_id', a.rule_id, 'method', a.method, 'assigned_at', a.assigned_at, " \
+	"'changed_by', a.changed_by, 'actor', a.actor) FROM a"
 
 static const char *const method_names[] = {
 	"round-robin", "least-loaded", "weighted"
@@ -212,23 +222,16 @@ lp_route_decide(LpProcess *proc, HeapTuple lead, TupleDesc tupdesc, int stage,
 				LpRouteDecision *decision, StringInfo explain)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec;
+	Oid			save_userid = InvalidOid;
+	int			save_sec = 0;
 	const char *stage_name = proc->stages[stage].name;
 	bool		first_step = true;
 	Candidate  *cands = palloc(sizeof(Candidate) * Max(proc->nreps, 1));
+	bool		connected = false;
 
 	memset(decision, 0, sizeof(*decision));
 	if (explain)
 		appendStringInfoChar(explain, '[');
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(proc->history_owner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (apply)
-		LockRelationOid(proc->rep_state_relid, ExclusiveLock);
 
 	for (int ri = 0; ri < proc->nroutingrules && decision->owner == NULL; ri++)
 	{
@@ -308,7 +311,21 @@ lp_route_decide(LpProcess *proc, HeapTuple lead, TupleDesc tupdesc, int stage,
 			n++;
 		}
 		if (n > 0)
+		{
+			/* reps to weigh: take the routing lock, then read their state */
+			if (!connected)
+			{
+				GetUserIdAndSecContext(&save_userid, &save_sec);
+				SetUserIdAndSecContext(proc->history_owner,
+									   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				if (apply)
+					LockRelationOid(proc->rep_state_relid, ExclusiveLock);
+				connected = true;
+			}
 			load_state(proc, cands, n, stage_name, lead_id);
+		}
 
 		method = rule->team >= 0 ? (int) proc->teams[rule->team].method : -1;
 		for (int i = 0; i < n; i++)
@@ -388,8 +405,11 @@ lp_route_decide(LpProcess *proc, HeapTuple lead, TupleDesc tupdesc, int stage,
 		decision->owner = MemoryContextStrdup(caller, proc->default_queue);
 		decision->method = "default-queue";
 	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	if (connected)
+	{
+		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
 	if (explain)
 		appendStringInfoChar(explain, ']');
 }
@@ -454,6 +474,145 @@ find_note(int64 lead_id)
 }
 
 /*
+ * Assignments of a batch of stage changes (lp_move_leads), collected and
+ * written by one statement after the batch, like its history rows.
+ */
+#define ASSIGN_COLS 10
+static const Oid assign_types[ASSIGN_COLS] = {
+	INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+	TIMESTAMPTZOID, TEXTOID, TEXTOID
+};
+
+typedef struct AssignBuffer
+{
+	MemoryContext cxt;
+	int			n;
+	int			cap;
+	Datum	   *values[ASSIGN_COLS];
+	bool	   *nulls[ASSIGN_COLS];
+} AssignBuffer;
+
+static AssignBuffer *assign_buffer = NULL;
+static int	assign_buffer_depth = 0;
+
+void
+lp_route_buffer_begin(void)
+{
+	if (assign_buffer_depth++ > 0)
+		return;					/* nested batch: the outer one collects */
+	assign_buffer = MemoryContextAllocZero(CurrentMemoryContext, sizeof(AssignBuffer));
+	assign_buffer->cxt = CurrentMemoryContext;
+}
+
+void
+lp_route_buffer_end(void)
+{
+	if (--assign_buffer_depth == 0)
+		assign_buffer = NULL;
+}
+
+static void
+buffer_assignment(const Datum *values, const char *nulls)
+{
+	AssignBuffer *b = assign_buffer;
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+	if (b->n == b->cap)
+	{
+		b->cap = Max(64, b->cap * 2);
+		for (int c = 0; c < ASSIGN_COLS; c++)
+		{
+			b->values[c] = b->values[c] ? repalloc(b->values[c], sizeof(Datum) * b->cap) :
+				palloc(sizeof(Datum) * b->cap);
+			b->nulls[c] = b->nulls[c] ? repalloc(b->nulls[c], sizeof(bool) * b->cap) :
+				palloc(sizeof(bool) * b->cap);
+		}
+	}
+	for (int c = 0; c < ASSIGN_COLS; c++)
+	{
+		int16		len;
+		bool		byval;
+
+		b->nulls[c][b->n] = nulls[c] == 'n';
+		get_typlenbyval(assign_types[c], &len, &byval);
+		b->values[c][b->n] = b->nulls[c][b->n] ? (Datum) 0 : datumCopy(values[c], byval, len);
+	}
+	b->n++;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * lp_route_buffer_flush
+ *		Write the collected assignments and their events with one statement.
+ */
+void
+lp_route_buffer_flush(LpProcess *proc)
+{
+	static SPIPlanPtr flush_plan = NULL;
+	AssignBuffer *b = assign_buffer;
+	Oid			argtypes[ASSIGN_COLS] = {
+		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID
+	};
+	Datum		args[ASSIGN_COLS];
+	Oid			save_userid;
+	int			save_sec;
+
+	if (b == NULL || assign_buffer_depth > 1 || b->n == 0)
+		return;
+	for (int c = 0; c < ASSIGN_COLS; c++)
+	{
+		int16		len;
+		bool		byval;
+		char		align;
+		int			dims[1] = {b->n};
+		int			lbs[1] = {1};
+
+		get_typlenbyvalalign(assign_types[c], &len, &byval, &align);
+		args[c] = PointerGetDatum(construct_md_array(b->values[c], b->nulls[c], 1, dims, lbs,
+													 assign_types[c], len, byval, align));
+	}
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(proc->history_owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lp_prepare_kept(&flush_plan,
+					"WITH a AS (INSERT INTO lead_process.assignment "
+					"(lead_id, owner, previous_owner, stage, cause, rule_id, method, "
+					" assigned_at, changed_by, actor) "
+					"SELECT u.lead_id, u.owner, u.previous_owner, u.stage, u.cause, u.rule_id, "
+					"u.method, u.assigned_at, u.changed_by, u.actor "
+					"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+					"pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+					"pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+					"pg_catalog.unnest($9), pg_catalog.unnest($10)) WITH ORDINALITY AS "
+					"u(lead_id, owner, previous_owner, stage, cause, rule_id, method, "
+					"assigned_at, changed_by, actor, ord) "
+					"ORDER BY u.ord RETURNING *) "
+					ASSIGNMENT_EVENT_SELECT " ORDER BY a.id RETURNING id, lead_id",
+					ASSIGN_COLS, argtypes);
+	if (SPI_execute_plan(flush_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "assignment and event insert failed");
+	if (lp_notify)
+	{
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			HeapTuple	t = SPI_tuptable->vals[r];
+
+			Async_Notify("lead_process",
+						 psprintf("{\"id\": " INT64_FORMAT ", \"type\": \"lead_assigned\", \"lead_id\": " INT64_FORMAT "}",
+								  DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull)),
+								  DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull))));
+		}
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	b->n = 0;
+}
+
+/*
  * lp_record_assignment
  *		Append the owner change to lead_process.assignment and the outbox
  *		(one statement), as the owner of those tables, and announce it.
@@ -498,6 +657,11 @@ lp_record_assignment(LpProcess *proc, int64 lead_id, const char *previous_owner,
 #undef TEXT_ARG
 	if (note)
 		hash_search(route_notes, &lead_id, HASH_REMOVE, NULL);
+	if (assign_buffer != NULL)
+	{
+		buffer_assignment(values, nulls);
+		return;
+	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
@@ -509,13 +673,7 @@ lp_record_assignment(LpProcess *proc, int64 lead_id, const char *previous_owner,
 					"(lead_id, owner, previous_owner, stage, cause, rule_id, method, "
 					" assigned_at, changed_by, actor) "
 					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *) "
-					"INSERT INTO lead_process.event (lead_id, type, occurred_at, payload) "
-					"SELECT a.lead_id, 'lead_assigned', a.assigned_at, pg_catalog.jsonb_build_object("
-					"'assignment_id', a.id, 'lead_id', a.lead_id, 'owner', a.owner, "
-					"'previous_owner', a.previous_owner, 'stage', a.stage, 'cause', a.cause, "
-					"'rule_id', a.rule_id, 'method', a.method, 'assigned_at', a.assigned_at, "
-					"'changed_by', a.changed_by, 'actor', a.actor) "
-					"FROM a RETURNING id",
+					ASSIGNMENT_EVENT_SELECT " RETURNING id",
 					10, argtypes);
 	if (SPI_execute_plan(assignment_plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
@@ -612,6 +770,21 @@ require_routing(LpProcess *proc)
 }
 
 /*
+ * lead_id_arg
+ *		The lead_id argument of route() and route_preview(), not null.
+ */
+static int64
+lead_id_arg(FunctionCallInfo fcinfo, LpProcess *proc)
+{
+	require_routing(proc);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("lead_id must not be null"));
+	return PG_GETARG_INT64(0);
+}
+
+/*
  * lp_route
  *		route(lead_id, reassign, actor, at): give the lead the owner routing
  *		picks now and return it.
@@ -631,12 +804,7 @@ lp_route(PG_FUNCTION_ARGS)
 	LpRouteDecision decision;
 	const char *save_actor = lp_actor;
 
-	require_routing(proc);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("lead_id must not be null"));
-	lead_id = PG_GETARG_INT64(0);
+	lead_id = lead_id_arg(fcinfo, proc);
 
 	lead = fetch_lead(lead_id, true, &tupdesc);
 	owner = tuple_text(lead, tupdesc, proc->lead.owner);
@@ -703,12 +871,7 @@ lp_route_preview(PG_FUNCTION_ARGS)
 	StringInfoData steps;
 	StringInfoData buf;
 
-	require_routing(proc);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("lead_id must not be null"));
-	lead_id = PG_GETARG_INT64(0);
+	lead_id = lead_id_arg(fcinfo, proc);
 	lead = fetch_lead(lead_id, false, &tupdesc);
 	owner = tuple_text(lead, tupdesc, proc->lead.owner);
 	stage = lead_stage(proc, lead, tupdesc);

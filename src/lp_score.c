@@ -312,7 +312,7 @@ promotion_for(LpProcess *proc, LeadBatch *lb, int from, int32 fit,
 {
 	int			best = -1;
 	int32		score = fit + behaviour;
-	char	   *tally_text = JsonbToCString(NULL, &tally->root, VARSIZE(tally));
+	char	   *tally_text;
 
 	p->lead_id = lb->lead_id;
 	p->at = at;
@@ -323,6 +323,7 @@ promotion_for(LpProcess *proc, LeadBatch *lb, int from, int32 fit,
 	{
 		p->to = lb->fast_track;
 		p->cause = "fast-track";
+		tally_text = JsonbToCString(NULL, &tally->root, VARSIZE(tally));
 		p->details = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 														CStringGetDatum(psprintf("{\"rule_id\": %s, \"score\": %d, \"fit_score\": %d, \"behaviour_score\": %d, \"score_tally\": %s}",
 																				 proc->behaviourrules[lb->fast_rule].key,
@@ -352,6 +353,7 @@ promotion_for(LpProcess *proc, LeadBatch *lb, int from, int32 fit,
 		return false;
 	p->to = best;
 	p->cause = "score";
+	tally_text = JsonbToCString(NULL, &tally->root, VARSIZE(tally));
 	p->details = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 													CStringGetDatum(psprintf("{\"score\": %d, \"threshold\": %d, \"fit_score\": %d, \"behaviour_score\": %d, \"score_tally\": %s}",
 																			 score, proc->stages[best].threshold,

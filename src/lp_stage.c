@@ -55,6 +55,7 @@
 #include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -335,6 +336,153 @@ event_type(const char *kind)
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15)"
 
 /*
+ * While lp_move_leads() runs its batch UPDATE, the history rows (and their
+ * events) of the batch are collected here and written by one INSERT when
+ * the UPDATE is done, instead of one INSERT per lead.
+ */
+#define HISTORY_COLS 15
+typedef struct LpHistoryBuffer
+{
+	MemoryContext cxt;
+	int			n;
+	int			cap;
+	Datum	   *values[HISTORY_COLS];
+	bool	   *nulls[HISTORY_COLS];
+} LpHistoryBuffer;
+
+static LpHistoryBuffer *lp_history_buffer = NULL;
+
+static void
+buffer_history(LpHistoryBuffer *b, const Datum *values, const char *nulls)
+{
+	static const Oid types[HISTORY_COLS] = {
+		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
+		JSONBOID
+	};
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+	if (b->n == b->cap)
+	{
+		b->cap = Max(64, b->cap * 2);
+		for (int c = 0; c < HISTORY_COLS; c++)
+		{
+			b->values[c] = b->values[c] ? repalloc(b->values[c], sizeof(Datum) * b->cap) :
+				palloc(sizeof(Datum) * b->cap);
+			b->nulls[c] = b->nulls[c] ? repalloc(b->nulls[c], sizeof(bool) * b->cap) :
+				palloc(sizeof(bool) * b->cap);
+		}
+	}
+	for (int c = 0; c < HISTORY_COLS; c++)
+	{
+		int16		len;
+		bool		byval;
+
+		b->nulls[c][b->n] = nulls[c] == 'n';
+		get_typlenbyval(types[c], &len, &byval);
+		b->values[c][b->n] = b->nulls[c][b->n] ? (Datum) 0 : datumCopy(values[c], byval, len);
+	}
+	b->n++;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * flush_history
+ *		Write the collected history rows and their events with one statement,
+ *		as the owner of those tables, and announce the events.
+ */
+static void
+flush_history(LpProcess *proc, LpHistoryBuffer *b)
+{
+	static SPIPlanPtr flush_plan = NULL;
+	static const Oid elem[HISTORY_COLS] = {
+		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
+		JSONBOID
+	};
+	Oid			argtypes[HISTORY_COLS] = {
+		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, JSONBARRAYOID
+	};
+	Datum		args[HISTORY_COLS];
+	Oid			save_userid;
+	int			save_sec;
+
+	if (b->n == 0)
+		return;
+	for (int c = 0; c < HISTORY_COLS; c++)
+	{
+		int16		len;
+		bool		byval;
+		char		align;
+		int			dims[1] = {b->n};
+		int			lbs[1] = {1};
+
+		get_typlenbyvalalign(elem[c], &len, &byval, &align);
+		args[c] = PointerGetDatum(construct_md_array(b->values[c], b->nulls[c], 1,
+													 dims, lbs, elem[c], len, byval, align));
+	}
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(proc->history_owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lp_prepare_kept(&flush_plan,
+					"WITH i AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+					"pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+					"pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+					"pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
+					"pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), "
+					"pg_catalog.unnest($15)) WITH ORDINALITY AS u(lead_id, from_stage, to_stage, "
+					"from_status, to_status, kind, cause, reason, changed_at, changed_by, actor, "
+					"owner, score, type, details, ord)), "
+					"h AS (INSERT INTO lead_process.stage_history "
+					"(lead_id, from_stage, to_stage, from_status, to_status, "
+					"kind, cause, reason, changed_at, changed_by, actor, owner, score, details) "
+					"SELECT lead_id, from_stage, to_stage, from_status, to_status, kind, cause, "
+					"reason, changed_at, changed_by, actor, owner, score, details FROM i ORDER BY ord "
+					"RETURNING *) "
+					"INSERT INTO lead_process.event (lead_id, type, occurred_at, payload) "
+					"SELECT h.lead_id, i.type, h.changed_at, pg_catalog.jsonb_build_object("
+					"'history_id', h.id, 'lead_id', h.lead_id, "
+					"'from_stage', h.from_stage, 'to_stage', h.to_stage, "
+					"'from_status', h.from_status, 'to_status', h.to_status, "
+					"'kind', h.kind, 'cause', h.cause, 'reason', h.reason, "
+					"'owner', h.owner, 'score', h.score, 'changed_at', h.changed_at, "
+					"'changed_by', h.changed_by, 'actor', h.actor, 'details', h.details) "
+					"FROM h JOIN i ON i.lead_id OPERATOR(pg_catalog.=) h.lead_id ORDER BY h.id "
+					"RETURNING id, lead_id, type",
+					HISTORY_COLS, argtypes);
+	if (SPI_execute_plan(flush_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != (uint64) b->n)
+		elog(ERROR, "stage_history and event insert failed");
+	if (lp_notify)
+	{
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			HeapTuple	t = SPI_tuptable->vals[r];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			int64		event_id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
+			int64		lead_id = DatumGetInt64(SPI_getbinval(t, td, 2, &isnull));
+			int			k;
+
+			/* the stage of the event: the batch has one row per lead */
+			for (k = 0; k < b->n; k++)
+				if (DatumGetInt64(b->values[0][k]) == lead_id)
+					break;
+			Async_Notify("lead_process",
+						 psprintf("{\"id\": " INT64_FORMAT ", \"type\": \"%s\", \"lead_id\": " INT64_FORMAT ", \"stage\": \"%s\"}",
+								  event_id, SPI_getvalue(t, td, 3), lead_id,
+								  TextDatumGetCString(b->values[2][k])));
+		}
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
  * record_change
  *		Append one row to stage_history and, from version 1.1, the matching
  *		event to the outbox (one statement for both), as the owner of those
@@ -378,6 +526,12 @@ record_change(LpProcess *proc, const LpChange *c)
 	values[14] = c->details ? JsonbPGetDatum(c->details) : (Datum) 0;
 	nulls[14] = c->details ? ' ' : 'n';
 #undef TEXT_ARG
+
+	if (lp_history_buffer != NULL && with_event)
+	{
+		buffer_history(lp_history_buffer, values, nulls);
+		return;
+	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
@@ -1382,6 +1536,7 @@ lp_move_leads(int n, int64 *ids, const char **to_stages, TimestampTz *ats,
 	Datum	   *d_ats = palloc(sizeof(Datum) * n);
 	Datum		values[3];
 	Oid			argtypes[3] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+	LpHistoryBuffer buffer;
 
 	if (n == 0)
 		return;
@@ -1418,15 +1573,24 @@ lp_move_leads(int n, int64 *ids, const char **to_stages, TimestampTz *ats,
 				 "pg_catalog.unnest($3)) AS u(id, s, a) "
 				 "WHERE l.id OPERATOR(pg_catalog.=) u.id",
 				 3, argtypes);
+	memset(&buffer, 0, sizeof(buffer));
+	buffer.cxt = CurrentMemoryContext;
 	PG_TRY();
 	{
 		lp_pending_batch = map;
+		lp_history_buffer = &buffer;
+		lp_route_buffer_begin();
 		if (SPI_execute_plan(batch_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "automatic stage changes failed");
+		lp_history_buffer = NULL;
+		flush_history(lp_process_get(), &buffer);
+		lp_route_buffer_flush(lp_process_get());
 	}
 	PG_FINALLY();
 	{
 		lp_pending_batch = NULL;
+		lp_history_buffer = NULL;
+		lp_route_buffer_end();
 	}
 	PG_END_TRY();
 	SPI_finish();
