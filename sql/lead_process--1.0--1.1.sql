@@ -1786,7 +1786,7 @@ COMMENT ON COLUMN lead_process.metric_delta_cube.hist IS 'As metric_rollup.hist'
  * so moving a rep to another team moves their history with them.
  */
 CREATE VIEW lead_process.metric_cube AS
-WITH base AS (
+WITH base AS NOT MATERIALIZED (	-- inlined, so that filters reach the rollup's index
 	SELECT r.measure, r.grain, r.period_start, r.stage, r.to_stage, r.edge_kind, r.reason,
 		   r.slice, r.slice_value, r.n, r.amount, r.hist
 	  FROM lead_process.metric_rollup r
