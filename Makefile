@@ -8,6 +8,7 @@ OBJS = \
 	src/lp_calcore.o \
 	src/lp_calendar.o \
 	src/lp_condition.o \
+	src/lp_metrics.o \
 	src/lp_score.o \
 	src/lp_sla.o \
 	src/lp_route.o \
@@ -22,9 +23,9 @@ PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 # CI and developers add LP_CFLAGS="-Werror -DUSE_ASSERT_CHECKING"
 PG_CFLAGS = -Wall -Wextra $(LP_CFLAGS)
 
-REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring scoring_time events routing row_security calendar sla upgrade
+REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring scoring_time events routing row_security calendar sla metrics upgrade
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/lead_process.conf
-ISOLATION = stage_race config_cache events score_race ingest_races handoff_race calendar_cache sla_sweep_race
+ISOLATION = stage_race config_cache events score_race ingest_races handoff_race calendar_cache sla_sweep_race metrics_rollup
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
 	--temp-instance=./tmp_check_iso --temp-config=test/lead_process.conf
 TAP_TESTS = 1
@@ -89,3 +90,9 @@ check-calendar:
 	$(MAKE) -C test/calendar check
 fuzz-calendar:
 	$(MAKE) -C test/calendar fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
+
+# Metrics benchmark: starts its own throwaway server (bench/README.md);
+# LEADS=... sets the scale (default 10 million)
+.PHONY: bench-metrics
+bench-metrics:
+	bash bench/metrics.sh

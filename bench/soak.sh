@@ -6,6 +6,12 @@
 #
 #   bash bench/soak.sh [seconds] [clients] [leads]      defaults 180 8 5000
 #
+# The process: scoring with caps, a minimum interval, decay and fast-track;
+# fit rules; routing to two teams with capacity; SLA policies (leave-stage
+# with reassign and notify, first-contact with flag, attempts with recycle)
+# on a round-the-clock calendar that is edited during the soak; stale
+# recycling; a recycle limit.
+#
 # Run it as root or as a normal user; lead_process must already be installed.
 # A throwaway cluster (scripts/cluster.sh) runs the soak; it is stopped and
 # removed on exit unless KEEP=1.  pgbench runs with --max-tries=20, so
@@ -63,6 +69,15 @@ INSERT INTO lead_process.routing_rule (name, priority, condition, team) VALUES
 	('na', 2, '{"attribute": "country", "op": "in", "value": ["US", "CA"]}', 'na');
 UPDATE lead_process.stage SET stale_after = '20 seconds' WHERE name IN ('sal', 'sql');
 UPDATE lead_process.stage SET max_recycles = 3 WHERE name = 'lead';
+-- SLAs on a round-the-clock calendar, so that clocks run whenever the soak does
+INSERT INTO lead_process.calendar (name, time_zone) VALUES ('always', 'UTC');
+INSERT INTO lead_process.calendar_hours (calendar, weekday, opens, closes)
+SELECT 'always', d, '00:00', '24:00' FROM generate_series(1, 7) d;
+INSERT INTO lead_process.sla_policy (name, stage, kind, condition, target, attempts, calendar, action, priority) VALUES
+	('hot mql answered', 'mql', 'leave-stage', '{"attribute": "score", "op": ">=", "value": 60}', '10 seconds', NULL, 'always', 'reassign', 1),
+	('mql answered', 'mql', 'leave-stage', NULL, '30 seconds', NULL, 'always', 'notify', 2),
+	('sal contacted', 'sal', 'first-contact', NULL, '20 seconds', NULL, 'always', 'flag', 1),
+	('sql worked', 'sql', 'attempts', NULL, '40 seconds', 2, 'always', 'recycle', 1);
 INSERT INTO lead_process.lead (id, email, company, job_title, country, employees, stage)
 SELECT g, 'p' || g || CASE WHEN g % 7 = 0 THEN '@gmail.com' ELSE '@corp.example' END,
 	   'Company ' || (g % 300), 'Buyer', (ARRAY['DE', 'FR', 'US', 'CA', 'BR'])[1 + g % 5],
@@ -137,6 +152,12 @@ SQL
 cat >"$w/sweep.pgb" <<'SQL'
 SELECT * FROM lead_process.sweep(now());
 SQL
+cat >"$w/calendar.pgb" <<'SQL'
+\set h random(0, 1)
+INSERT INTO lead_process.calendar_holiday (calendar, day, closed_from, closed_until)
+VALUES ('always', DATE '2031-01-01' + :h, '10:00', '11:00');
+DELETE FROM lead_process.calendar_holiday WHERE calendar = 'always';
+SQL
 cat >"$w/rule.pgb" <<'SQL'
 \set d random(1, 1000000)
 UPDATE lead_process.behaviour_rule SET description = 'edited ' || :d WHERE name = 'page';
@@ -148,6 +169,7 @@ log=$dir/pgbench.log
 if ! "$bindir/pgbench" -n -c "$clients" -j "$clients" -T "$secs" --max-tries=20 \
 	-f "$w/activity.pgb@60" -f "$w/batch.pgb@2" -f "$w/lead.pgb@5" -f "$w/contact.pgb@10" \
 	-f "$w/move.pgb@15" -f "$w/profile.pgb@6" -f "$w/sweep.pgb@1" -f "$w/rule.pgb@1" \
+	-f "$w/calendar.pgb@1" \
 	>"$log" 2>&1; then
 	echo "soak.sh: pgbench failed (an undocumented error aborted a client):" >&2
 	tail -n 30 "$log" >&2
@@ -184,7 +206,7 @@ SELECT 'invariant history_chain ' || count(*) FROM (
 -- every history row and every assignment has its event, and the reverse
 SELECT 'invariant history_events ' || count(*)
   FROM lead_process.stage_history h
-  FULL JOIN (SELECT * FROM lead_process.event WHERE type <> 'lead_assigned') e
+  FULL JOIN (SELECT * FROM lead_process.event WHERE type NOT IN ('lead_assigned', 'sla_breached')) e
 	ON (e.payload->>'history_id')::bigint = h.id
  WHERE h.id IS NULL OR e.id IS NULL;
 SELECT 'invariant assignment_events ' || count(*)
@@ -207,6 +229,21 @@ SELECT 'invariant routing_state ' || count(*)
   FROM lead_process.rep r LEFT JOIN lead_process.rep_state s ON s.rep = r.name
  WHERE coalesce(s.assigned, 0) <> (SELECT count(*) FROM lead_process.assignment a
 									 WHERE a.owner = r.name AND a.cause IN ('handoff', 'route'));
+-- SLA clocks: a running clock belongs to the lead's current stage, at most
+-- one runs per lead, policy and stage entry, and every breach was handled
+SELECT 'invariant sla_running_in_stage ' || count(*)
+  FROM lead_process.sla_clock c JOIN lead_process.lead l ON l.id = c.lead_id
+ WHERE c.state = 'running' AND c.stage <> l.stage;
+SELECT 'invariant sla_one_running ' || count(*) FROM (
+	SELECT lead_id, kind FROM lead_process.sla_clock WHERE state = 'running'
+	 GROUP BY lead_id, kind HAVING count(*) > 1) x;
+SELECT 'invariant sla_breach_events ' || count(*)
+  FROM lead_process.sla_clock c
+ WHERE c.state = 'breached'
+   AND NOT EXISTS (SELECT 1 FROM lead_process.event e
+					WHERE e.type = 'sla_breached' AND e.lead_id = c.lead_id);
+SELECT 'soak sla_clocks ' || string_agg(state || ':' || n, ' ' ORDER BY state)
+  FROM (SELECT state, count(*) AS n FROM lead_process.sla_clock GROUP BY state) x;
 -- no activity without its lead
 SELECT 'invariant orphan_activities ' || count(*) FROM lead_process.activity a
  WHERE NOT EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id = a.lead_id);

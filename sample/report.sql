@@ -5,8 +5,8 @@
  *
  *	psql -X -f sample/report.sql
  *
- * Funnel (leads that ever reached each stage, from stage_history, and the
- * current stock per stage), conversion rates, stage outcomes with median and
+ * Funnel (stage entries and the current stock per stage, from the view
+ * metric_funnel), conversion rates, stage outcomes with median and
  * p90 time in stage, recycles and disqualifications by reason and stage, top
  * owners, and one invalid transition attempt caught with its SQLSTATE,
  * message, DETAIL and HINT (the attempt is rolled back).  Reads only, apart
@@ -28,24 +28,24 @@ SELECT (SELECT count(*) FROM lead_process.lead) AS r_leads,
 \echo 'lead_process report:' :r_leads 'leads,' :r_activities 'activities,' :r_changes 'stage changes,' :r_period
 \echo
 
-\echo '1. Funnel: leads that ever reached each stage (bar), and leads in it now'
-WITH reached AS (
-	SELECT to_stage AS stage, count(DISTINCT lead_id) AS n
-	  FROM lead_process.stage_history
-	 GROUP BY to_stage
-), now AS (
-	SELECT stage, count(*) AS n FROM lead_process.lead GROUP BY stage
+\echo '1. Funnel (view metric_funnel): stage entries over the whole period (bar), and leads in the stage now'
+WITH q AS (
+	-- quarters, no slicing: entries summed, the stock of the last quarter
+	SELECT stage, sum(entries) AS entries,
+		   (array_agg(stock_end ORDER BY period_start DESC))[1] AS now
+	  FROM lead_process.metric_funnel
+	 WHERE grain = 'quarter' AND slice = 'all'
+	 GROUP BY stage
 ), f AS (
-	SELECT s.position, s.name, coalesce(r.n, 0) AS reached, coalesce(w.n, 0) AS now,
+	SELECT s.position, s.name, coalesce(q.entries, 0) AS entries, coalesce(q.now, 0) AS now,
 		   -- bar length in eighths of a cell, 40 cells for the widest
-		   floor(320.0 * coalesce(r.n, 0) / greatest(1, max(r.n) OVER ()))::int AS e
+		   floor(320.0 * coalesce(q.entries, 0) / greatest(1, max(q.entries) OVER ()))::int AS e
 	  FROM lead_process.stage s
-	  LEFT JOIN reached r ON r.stage = s.name
-	  LEFT JOIN now w ON w.stage = s.name
+	  LEFT JOIN q ON q.stage = s.name
 )
-SELECT name AS stage, reached,
+SELECT name AS stage, entries,
 	   rpad(repeat('█', e / 8) || CASE WHEN e % 8 > 0 THEN substr('▏▎▍▌▋▊▉', e % 8, 1) ELSE '' END, 40)
-	   || to_char(100.0 * reached / greatest(1, max(reached) OVER ()), '990.0') || '%' AS "reached (share of all leads)",
+	   || to_char(100.0 * entries / greatest(1, max(entries) OVER ()), '990.0') || '%' AS "entries (share of the largest)",
 	   now AS "in it now"
   FROM f
  ORDER BY position;

@@ -945,10 +945,14 @@ BEGIN
 	action := 'sla-action-failed';
 	leads := failed;
 	RETURN NEXT;
+	/* the metric deltas of everything up to now, into the rollup */
+	action := 'metrics-folded';
+	leads := lead_process.fold_metrics();
+	RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION lead_process.sweep(timestamptz) IS
-	'Time-driven work as of the given time: marks SLA clocks due by then as breached and applies their policies'' actions, and recycles leads that stayed in a stage with stale_after without activity or contact (reason stale); returns what it did. Safe to run concurrently; schedule it with pg_cron or the lead_process worker';
+	'Time-driven work as of the given time: marks SLA clocks due by then as breached and applies their policies'' actions, recycles leads that stayed in a stage with stale_after without activity or contact (reason stale), and folds the metric deltas (fold_metrics()); returns what it did. Safe to run concurrently; schedule it with pg_cron or the lead_process worker';
 
 REVOKE ALL ON FUNCTION lead_process.sweep(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.condition_validate_trigger() FROM PUBLIC;
@@ -1092,7 +1096,8 @@ BEGIN
 				   'lead_process.sla_breach(timestamptz), '
 				   'lead_process.sla_record_action(bigint, bigint, timestamptz, text), '
 				   'lead_process.sla_rebase(text, timestamptz), '
-				   'lead_process.sla_recompute(text, timestamptz) TO %s', role);
+				   'lead_process.sla_recompute(text, timestamptz), '
+				   'lead_process.fold_metrics() TO %s', role);
 	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON lead_process.fit_rule, '
 				   'lead_process.behaviour_rule, lead_process.event_consumer TO %s', role);
 	EXECUTE format('GRANT DELETE ON lead_process.event, lead_process.assignment TO %s', role);
@@ -1728,6 +1733,16 @@ DECLARE
 	key text := CASE TG_TABLE_NAME WHEN 'calendar' THEN 'name' ELSE 'calendar' END;
 	cal text;
 BEGIN
+	IF TG_WHEN OPERATOR(pg_catalog.=) 'BEFORE' AND TG_LEVEL OPERATOR(pg_catalog.=) 'STATEMENT' THEN
+		/*
+		 * Calendar edits, one at a time, before they lock any row: two
+		 * edits locking shifts or holidays row by row and the calendar row
+		 * from each row's trigger would otherwise wait for each other.
+		 * Sweeps (FOR SHARE of calendar rows) and readers are not blocked.
+		 */
+		LOCK TABLE lead_process.calendar IN SHARE ROW EXCLUSIVE MODE;
+		RETURN NULL;
+	END IF;
 	IF TG_LEVEL OPERATOR(pg_catalog.=) 'ROW' THEN
 		FOR cal IN
 			SELECT DISTINCT v.c FROM (VALUES
@@ -1753,7 +1768,19 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION lead_process.sla_calendar_trigger() IS
-	'Triggers on the calendar tables: BEFORE ROW, sla_rebase() of the calendar edited; AFTER STATEMENT (after config_changed), sla_recompute() of the calendars edited';
+	'Triggers on the calendar tables: BEFORE STATEMENT, the calendar edit lock; BEFORE ROW, sla_rebase() of the calendar edited; AFTER STATEMENT (after config_changed), sla_recompute() of the calendars edited';
+CREATE TRIGGER sla_edit_lock
+	BEFORE INSERT OR UPDATE OR DELETE ON lead_process.calendar_hours
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_edit_lock
+	BEFORE INSERT OR UPDATE OR DELETE ON lead_process.calendar_holiday
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+CREATE TRIGGER sla_edit_lock
+	BEFORE UPDATE ON lead_process.calendar
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.sla_calendar_trigger();
+COMMENT ON TRIGGER sla_edit_lock ON lead_process.calendar_hours IS 'Calendar edits one at a time (SHARE ROW EXCLUSIVE on calendar), before any row is locked';
+COMMENT ON TRIGGER sla_edit_lock ON lead_process.calendar_holiday IS 'Calendar edits one at a time (SHARE ROW EXCLUSIVE on calendar), before any row is locked';
+COMMENT ON TRIGGER sla_edit_lock ON lead_process.calendar IS 'Calendar edits one at a time (SHARE ROW EXCLUSIVE on calendar), before any row is locked';
 CREATE TRIGGER sla_rebase
 	BEFORE INSERT OR UPDATE OR DELETE ON lead_process.calendar_hours
 	FOR EACH ROW EXECUTE FUNCTION lead_process.sla_calendar_trigger();
@@ -1807,3 +1834,1020 @@ REVOKE ALL ON FUNCTION lead_process.sla_record_action(bigint, bigint, timestampt
 REVOKE ALL ON FUNCTION lead_process.sla_rebase(text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.sla_recompute(text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.sla_calendar_trigger() FROM PUBLIC;
+
+/* ========================================================================
+ * Metrics
+ *
+ * Shared metrics for BI tools (docs/metrics.md), kept exact and fast:
+ *
+ * - Every stage change recorded in stage_history and every contact attempt
+ *   appends "facts" to metric_delta, in the same transaction, from
+ *   statement-level AFTER INSERT triggers.  Deltas are insert-only rows, so
+ *   concurrent writers never meet on a shared counter row (SPEC "Scale").
+ * - fold_metrics() moves the deltas into metric_rollup (counts per measure,
+ *   period grain, period, slice and histogram bucket) and deletes them; call
+ *   it from pg_cron or the sweep.  It is safe to run concurrently with
+ *   writers and with itself.
+ * - The metric views read metric_cube = rollup + unfolded deltas, so they
+ *   are exact at every moment, and never scan stage_history.
+ * - rebuild_metrics() recomputes everything from stage_history and
+ *   contact_attempt (after a bulk load with session_replication_role =
+ *   replica, or a deletion of leads).
+ *
+ * Per-lead state (first reach of each stage, first follow-up of each
+ * handoff) lives in tables keyed by lead_id, like every per-lead table.
+ * All metric tables are dumped by pg_dump, so a restored database shows
+ * the same metrics without a rebuild.
+ * ======================================================================== */
+
+ALTER TABLE lead_process.lead
+	ADD COLUMN amount numeric CHECK (amount OPERATOR(pg_catalog.>=) 0);
+COMMENT ON COLUMN lead_process.lead.amount IS
+	'Deal amount; for a won lead the closed-won amount, counted as revenue by the metrics when the lead enters the won stage (set it in the same UPDATE)';
+
+CREATE FUNCTION lead_process.metric_bucket(duration interval) RETURNS smallint
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_bucket';
+COMMENT ON FUNCTION lead_process.metric_bucket(interval) IS
+	'Duration histogram bucket of the metrics: -1 under one second, else floor(8 * log2(seconds)); buckets are 9% wide';
+
+CREATE FUNCTION lead_process.metric_bucket_value(bucket smallint) RETURNS interval
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_bucket_value';
+CREATE FUNCTION lead_process.metric_hist_add(state internal, bucket smallint, n bigint)
+	RETURNS internal
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_add';
+COMMENT ON FUNCTION lead_process.metric_hist_add(internal, smallint, bigint) IS
+	'Transition function of metric_hist_agg()';
+CREATE FUNCTION lead_process.metric_hist_add_array(state internal, hist bigint[])
+	RETURNS internal
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_add_array';
+COMMENT ON FUNCTION lead_process.metric_hist_add_array(internal, bigint[]) IS
+	'Transition function of metric_hist_sum()';
+CREATE FUNCTION lead_process.metric_hist_final(state internal) RETURNS bigint[]
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_final';
+COMMENT ON FUNCTION lead_process.metric_hist_final(internal) IS
+	'Final function of metric_hist_agg() and metric_hist_sum()';
+CREATE AGGREGATE lead_process.metric_hist_agg(bucket smallint, n bigint) (
+	SFUNC = lead_process.metric_hist_add,
+	STYPE = internal,
+	FINALFUNC = lead_process.metric_hist_final
+);
+COMMENT ON AGGREGATE lead_process.metric_hist_agg(smallint, bigint) IS
+	'Histogram of n durations per bucket: bigint[] subscripted by bucket, NULL when empty';
+CREATE AGGREGATE lead_process.metric_hist_sum(hist bigint[]) (
+	SFUNC = lead_process.metric_hist_add_array,
+	STYPE = internal,
+	FINALFUNC = lead_process.metric_hist_final
+);
+COMMENT ON AGGREGATE lead_process.metric_hist_sum(bigint[]) IS
+	'Sum of duration histograms';
+CREATE FUNCTION lead_process.metric_hist_merge(a bigint[], b bigint[]) RETURNS bigint[]
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_merge';
+COMMENT ON FUNCTION lead_process.metric_hist_merge(bigint[], bigint[]) IS
+	'Sum of two duration histograms (NULL is empty)';
+CREATE FUNCTION lead_process.metric_hist_percentile(hist bigint[], fraction double precision)
+	RETURNS interval
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_hist_percentile';
+COMMENT ON FUNCTION lead_process.metric_hist_percentile(bigint[], double precision) IS
+	'Percentile of a duration histogram (0.5: the median): the duration of the first bucket at which the cumulative count reaches that share; NULL when empty';
+
+COMMENT ON FUNCTION lead_process.metric_bucket_value(smallint) IS
+	'The duration a histogram bucket stands for (its geometric middle to the second, within 4.4% of any duration in it); zero for bucket -1';
+
+/* ------------------------------------------------------------------------
+ * Storage: deltas, rollup, per-lead state
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE lead_process.metric_delta (
+	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	measure    text NOT NULL,
+	day        date NOT NULL,
+	stage      text,
+	to_stage   text,
+	edge_kind  text,
+	reason     text,
+	source     text,
+	campaign   text,
+	lead_type  text,
+	owner      text,
+	bucket     smallint,
+	n          bigint NOT NULL DEFAULT 1,
+	amount     numeric
+);
+COMMENT ON TABLE lead_process.metric_delta IS
+	'Metric facts not yet folded into metric_rollup: appended by the metric triggers in the transaction of each change, moved into the rollup by fold_metrics(); insert-only for writers';
+COMMENT ON COLUMN lead_process.metric_delta.id IS 'Delta id (the key logical replication needs)';
+COMMENT ON INDEX lead_process.metric_delta_pkey IS 'Deltas by id';
+COMMENT ON SEQUENCE lead_process.metric_delta_id_seq IS 'Identity of metric_delta.id';
+COMMENT ON COLUMN lead_process.metric_delta.measure IS 'entry, exit, stage_time, move, handoff, reach or followup (docs/metrics.md)';
+COMMENT ON COLUMN lead_process.metric_delta.day IS 'UTC day of the fact (for reach and followup: of the cohort entry or handoff)';
+COMMENT ON COLUMN lead_process.metric_delta.stage IS 'Stage entered, left or reached first (move: stage left; NULL for the creation)';
+COMMENT ON COLUMN lead_process.metric_delta.to_stage IS 'move: stage entered; reach: stage reached later';
+COMMENT ON COLUMN lead_process.metric_delta.edge_kind IS 'move and handoff: kind of the transition';
+COMMENT ON COLUMN lead_process.metric_delta.reason IS 'move: reason of the transition';
+COMMENT ON COLUMN lead_process.metric_delta.source IS 'lead.source when the fact was recorded';
+COMMENT ON COLUMN lead_process.metric_delta.campaign IS 'lead.campaign when the fact was recorded';
+COMMENT ON COLUMN lead_process.metric_delta.lead_type IS 'lead.lead_type when the fact was recorded';
+COMMENT ON COLUMN lead_process.metric_delta.owner IS 'Owner the fact is attributed to (docs/metrics.md, attribution)';
+COMMENT ON COLUMN lead_process.metric_delta.bucket IS 'Duration histogram bucket (stage_time, reach, followup), see metric_bucket()';
+COMMENT ON COLUMN lead_process.metric_delta.n IS 'Number of facts (1 from the triggers; rebuild_metrics() writes pre-aggregated rows)';
+COMMENT ON COLUMN lead_process.metric_delta.amount IS 'reach into the won stage: lead.amount';
+
+CREATE TABLE lead_process.metric_rollup (
+	id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	measure      text NOT NULL,
+	grain        text NOT NULL CHECK (grain IN ('day', 'week', 'month', 'quarter')),
+	period_start date NOT NULL,
+	stage        text,
+	to_stage     text,
+	edge_kind    text,
+	reason       text,
+	slice        text NOT NULL CHECK (slice IN ('all', 'source', 'campaign', 'lead_type', 'owner')),
+	slice_value  text,
+	n            bigint NOT NULL,
+	amount       numeric,
+	hist         bigint[],
+	CONSTRAINT metric_rollup_key UNIQUE NULLS NOT DISTINCT
+		(measure, grain, slice, slice_value, period_start, stage, to_stage, edge_kind, reason)
+);
+COMMENT ON TABLE lead_process.metric_rollup IS
+	'Folded metric facts: counts, amounts and duration histograms per measure, period (grain and start) and slice; written only by fold_metrics() and rebuild_metrics()';
+COMMENT ON COLUMN lead_process.metric_rollup.id IS 'Row id (the key logical replication needs; metric_rollup_key is the real key)';
+COMMENT ON INDEX lead_process.metric_rollup_pkey IS 'Rollup rows by id';
+COMMENT ON SEQUENCE lead_process.metric_rollup_id_seq IS 'Identity of metric_rollup.id';
+COMMENT ON COLUMN lead_process.metric_rollup.measure IS 'As metric_delta.measure';
+COMMENT ON COLUMN lead_process.metric_rollup.grain IS 'day, week (ISO, from Monday), month or quarter; UTC';
+COMMENT ON COLUMN lead_process.metric_rollup.period_start IS 'First day of the period';
+COMMENT ON COLUMN lead_process.metric_rollup.stage IS 'As metric_delta.stage';
+COMMENT ON COLUMN lead_process.metric_rollup.to_stage IS 'As metric_delta.to_stage';
+COMMENT ON COLUMN lead_process.metric_rollup.edge_kind IS 'As metric_delta.edge_kind';
+COMMENT ON COLUMN lead_process.metric_rollup.reason IS 'As metric_delta.reason';
+COMMENT ON COLUMN lead_process.metric_rollup.slice IS 'all (no slicing), source, campaign, lead_type or owner';
+COMMENT ON COLUMN lead_process.metric_rollup.slice_value IS 'Value of the slice attribute (NULL for all, or when the attribute is NULL)';
+COMMENT ON COLUMN lead_process.metric_rollup.n IS 'Number of facts';
+COMMENT ON COLUMN lead_process.metric_rollup.amount IS 'Sum of metric_delta.amount';
+COMMENT ON COLUMN lead_process.metric_rollup.hist IS 'Histogram of the facts'' durations: bigint[] subscripted by bucket (metric_bucket()), NULL when none';
+COMMENT ON INDEX lead_process.metric_rollup_key IS 'One row per key; serves the views'' filters on measure, grain and slice';
+-- The fold updates n, amount and hist, none of them indexed: with room on
+-- the page these are HOT updates that write no index entry
+ALTER TABLE lead_process.metric_rollup SET (fillfactor = 70);
+
+CREATE TABLE lead_process.metric_lead_reach (
+	lead_id    bigint NOT NULL,
+	stage      text NOT NULL,
+	reached_at timestamptz NOT NULL,
+	owner      text,
+	history_id bigint NOT NULL,
+	PRIMARY KEY (lead_id, stage)
+);
+COMMENT ON TABLE lead_process.metric_lead_reach IS
+	'When each lead first reached each funnel stage (reaching a stage counts as passing every earlier funnel stage); the cohorts of the conversion metrics';
+COMMENT ON COLUMN lead_process.metric_lead_reach.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.metric_lead_reach.stage IS 'Funnel stage reached (any stage but a terminal stage that is not won)';
+COMMENT ON COLUMN lead_process.metric_lead_reach.reached_at IS 'First time the lead entered this stage or a later funnel stage';
+COMMENT ON COLUMN lead_process.metric_lead_reach.owner IS 'Lead owner recorded at that stage change';
+COMMENT ON COLUMN lead_process.metric_lead_reach.history_id IS 'The stage_history row of that stage change';
+COMMENT ON INDEX lead_process.metric_lead_reach_pkey IS 'Reach by lead (lead_id first, for co-location on lead_id)';
+
+CREATE TABLE lead_process.metric_followup (
+	lead_id          bigint NOT NULL,
+	handoff_id       bigint NOT NULL,
+	handoff_at       timestamptz NOT NULL,
+	rep              text NOT NULL,
+	first_contact_at timestamptz NOT NULL,
+	PRIMARY KEY (lead_id, handoff_id)
+);
+COMMENT ON TABLE lead_process.metric_followup IS
+	'First contact attempt by the owner after each handoff (entry into mql, or a fast-track); the follow-up time metric';
+COMMENT ON COLUMN lead_process.metric_followup.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.metric_followup.handoff_id IS 'The stage_history row of the handoff';
+COMMENT ON COLUMN lead_process.metric_followup.handoff_at IS 'When the handoff took effect';
+COMMENT ON COLUMN lead_process.metric_followup.rep IS 'Owner recorded at the handoff, who made the attempt';
+COMMENT ON COLUMN lead_process.metric_followup.first_contact_at IS 'Earliest attempt by that rep after the handoff (and before the next handoff) known when it was recorded';
+COMMENT ON INDEX lead_process.metric_followup_pkey IS 'Follow-ups by lead (lead_id first, for co-location on lead_id)';
+
+SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_rollup', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_lead_reach', '');
+SELECT pg_catalog.pg_extension_config_dump('lead_process.metric_followup', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.metric_delta', 'id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('lead_process.metric_rollup', 'id')::pg_catalog.regclass, '');
+
+/* ------------------------------------------------------------------------
+ * Facts: one definition, used by the triggers (for the new rows) and by
+ * rebuild_metrics() (for all rows)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Facts of stage changes (status rows are not stage changes).  A stage
+ * visit is attributed to the owner recorded when the lead entered the
+ * stage: its entry, its exit, its duration and the move that ends it.
+ */
+CREATE VIEW lead_process.metric_history_facts AS
+SELECT h.lead_id, h.id AS history_id, f.measure,
+	   (h.changed_at AT TIME ZONE 'UTC')::date AS day,
+	   f.stage, f.to_stage, f.edge_kind, f.reason,
+	   l.source, l.campaign, l.lead_type, f.owner, f.bucket
+  FROM (SELECT s.id, s.lead_id, s.from_stage, s.to_stage, s.kind, s.reason, s.changed_at, s.owner,
+			   pg_catalog.lag(s.owner) OVER w AS prev_owner,
+			   pg_catalog.lag(s.changed_at) OVER w AS prev_at
+		  FROM lead_process.stage_history s
+		 WHERE s.kind OPERATOR(pg_catalog.<>) 'status'
+		WINDOW w AS (PARTITION BY s.lead_id ORDER BY s.id)) h
+  JOIN lead_process.lead l ON l.id OPERATOR(pg_catalog.=) h.lead_id
+  LEFT JOIN lead_process.stage ts ON ts.name OPERATOR(pg_catalog.=) h.to_stage
+ CROSS JOIN LATERAL (VALUES
+	('entry', h.to_stage, NULL::text, NULL::text, NULL::text, h.owner, NULL::smallint),
+	('exit', h.from_stage, NULL, NULL, NULL, h.prev_owner, NULL),
+	('stage_time', h.from_stage, NULL, NULL, NULL, h.prev_owner,
+	 lead_process.metric_bucket(h.changed_at OPERATOR(pg_catalog.-) h.prev_at)),
+	('move', h.from_stage, h.to_stage, h.kind, h.reason,
+	 CASE WHEN h.from_stage IS NULL THEN h.owner ELSE h.prev_owner END, NULL),
+	('handoff', h.to_stage, NULL, h.kind, NULL, h.owner, NULL)
+ ) AS f (measure, stage, to_stage, edge_kind, reason, owner, bucket)
+ WHERE CASE f.measure
+		WHEN 'exit' THEN h.from_stage IS NOT NULL
+		WHEN 'stage_time' THEN h.from_stage IS NOT NULL
+		WHEN 'handoff' THEN COALESCE(ts.handoff, false)
+							OR h.kind OPERATOR(pg_catalog.=) 'fast-track'
+		ELSE true END;
+COMMENT ON VIEW lead_process.metric_history_facts IS
+	'Internal: the metric facts of each stage change in stage_history (entry, exit, stage_time, move, handoff)';
+COMMENT ON COLUMN lead_process.metric_history_facts.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.metric_history_facts.history_id IS 'stage_history row';
+COMMENT ON COLUMN lead_process.metric_history_facts.measure IS 'As metric_delta.measure';
+COMMENT ON COLUMN lead_process.metric_history_facts.day IS 'UTC day of the change';
+COMMENT ON COLUMN lead_process.metric_history_facts.stage IS 'As metric_delta.stage';
+COMMENT ON COLUMN lead_process.metric_history_facts.to_stage IS 'As metric_delta.to_stage';
+COMMENT ON COLUMN lead_process.metric_history_facts.edge_kind IS 'As metric_delta.edge_kind';
+COMMENT ON COLUMN lead_process.metric_history_facts.reason IS 'As metric_delta.reason';
+COMMENT ON COLUMN lead_process.metric_history_facts.source IS 'lead.source';
+COMMENT ON COLUMN lead_process.metric_history_facts.campaign IS 'lead.campaign';
+COMMENT ON COLUMN lead_process.metric_history_facts.lead_type IS 'lead.lead_type';
+COMMENT ON COLUMN lead_process.metric_history_facts.owner IS 'Owner the fact is attributed to';
+COMMENT ON COLUMN lead_process.metric_history_facts.bucket IS 'stage_time: histogram bucket of the time spent in the stage left';
+
+/*
+ * Funnel stages a stage change reaches: the stage entered and every funnel
+ * stage before it, so that a fast-tracked lead has passed the stages it
+ * skipped.  Terminal stages that are not won (disqualified) are outside the
+ * funnel and reach nothing.
+ */
+CREATE VIEW lead_process.metric_history_reach AS
+SELECT h.lead_id, h.id AS history_id, s.name AS stage, h.changed_at AS reached_at, h.owner
+  FROM lead_process.stage_history h
+  JOIN lead_process.stage t
+	ON t.name OPERATOR(pg_catalog.=) h.to_stage AND NOT (t.is_terminal AND NOT t.is_won)
+  JOIN lead_process.stage s
+	ON s.position OPERATOR(pg_catalog.<=) t.position AND NOT (s.is_terminal AND NOT s.is_won)
+ WHERE h.kind OPERATOR(pg_catalog.<>) 'status';
+COMMENT ON VIEW lead_process.metric_history_reach IS
+	'Internal: the funnel stages each stage change reaches (the stage entered and every funnel stage before it)';
+COMMENT ON COLUMN lead_process.metric_history_reach.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.metric_history_reach.history_id IS 'stage_history row';
+COMMENT ON COLUMN lead_process.metric_history_reach.stage IS 'Funnel stage reached';
+COMMENT ON COLUMN lead_process.metric_history_reach.reached_at IS 'When';
+COMMENT ON COLUMN lead_process.metric_history_reach.owner IS 'Owner recorded at the change';
+
+/* Cohort facts: for each stage Y a lead reached, one fact per stage X it
+ * had reached by then (X = Y gives the cohort's size) */
+CREATE VIEW lead_process.metric_reach_facts AS
+SELECT y.lead_id, y.history_id, 'reach'::text AS measure,
+	   (x.reached_at AT TIME ZONE 'UTC')::date AS day,
+	   x.stage, y.stage AS to_stage, l.source, l.campaign, l.lead_type, x.owner,
+	   lead_process.metric_bucket(y.reached_at OPERATOR(pg_catalog.-) x.reached_at) AS bucket,
+	   CASE WHEN ys.is_won THEN l.amount END AS amount
+  FROM lead_process.metric_lead_reach y
+  JOIN lead_process.stage ys ON ys.name OPERATOR(pg_catalog.=) y.stage
+  JOIN lead_process.metric_lead_reach x ON x.lead_id OPERATOR(pg_catalog.=) y.lead_id
+  JOIN lead_process.stage xs
+	ON xs.name OPERATOR(pg_catalog.=) x.stage AND xs.position OPERATOR(pg_catalog.<=) ys.position
+  JOIN lead_process.lead l ON l.id OPERATOR(pg_catalog.=) y.lead_id;
+COMMENT ON VIEW lead_process.metric_reach_facts IS
+	'Internal: cohort facts; for each funnel stage a lead reached, one row per stage it had reached by then, with the time between';
+COMMENT ON COLUMN lead_process.metric_reach_facts.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.metric_reach_facts.history_id IS 'stage_history row that reached to_stage';
+COMMENT ON COLUMN lead_process.metric_reach_facts.measure IS 'reach';
+COMMENT ON COLUMN lead_process.metric_reach_facts.day IS 'UTC day the lead reached stage (the cohort)';
+COMMENT ON COLUMN lead_process.metric_reach_facts.stage IS 'Cohort stage';
+COMMENT ON COLUMN lead_process.metric_reach_facts.to_stage IS 'Stage reached at or after the cohort stage';
+COMMENT ON COLUMN lead_process.metric_reach_facts.source IS 'lead.source';
+COMMENT ON COLUMN lead_process.metric_reach_facts.campaign IS 'lead.campaign';
+COMMENT ON COLUMN lead_process.metric_reach_facts.lead_type IS 'lead.lead_type';
+COMMENT ON COLUMN lead_process.metric_reach_facts.owner IS 'Owner recorded when the lead reached the cohort stage';
+COMMENT ON COLUMN lead_process.metric_reach_facts.bucket IS 'Histogram bucket of the time from stage to to_stage';
+COMMENT ON COLUMN lead_process.metric_reach_facts.amount IS 'lead.amount when to_stage is the won stage';
+
+/* Handoffs: entries into a handoff stage (mql by default) and fast-tracks,
+ * each until the next one */
+CREATE VIEW lead_process.metric_handoff AS
+SELECT h.lead_id, h.id AS handoff_id, h.changed_at AS handoff_at, h.owner AS rep,
+	   pg_catalog.lead(h.changed_at) OVER (PARTITION BY h.lead_id ORDER BY h.id) AS next_handoff_at
+  FROM lead_process.stage_history h
+  LEFT JOIN lead_process.stage ts ON ts.name OPERATOR(pg_catalog.=) h.to_stage
+ WHERE h.kind OPERATOR(pg_catalog.<>) 'status'
+   AND (COALESCE(ts.handoff, false) OR h.kind OPERATOR(pg_catalog.=) 'fast-track');
+COMMENT ON VIEW lead_process.metric_handoff IS
+	'Internal: handoffs to sales (entry into a stage marked handoff, mql by default, or a fast-track edge), each open until the lead''s next handoff';
+COMMENT ON COLUMN lead_process.metric_handoff.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.metric_handoff.handoff_id IS 'stage_history row of the handoff';
+COMMENT ON COLUMN lead_process.metric_handoff.handoff_at IS 'When it took effect';
+COMMENT ON COLUMN lead_process.metric_handoff.rep IS 'Owner recorded at the handoff';
+COMMENT ON COLUMN lead_process.metric_handoff.next_handoff_at IS 'The lead''s next handoff, NULL if none';
+
+CREATE VIEW lead_process.metric_followup_facts AS
+SELECT f.lead_id, f.handoff_id, 'followup'::text AS measure,
+	   (f.handoff_at AT TIME ZONE 'UTC')::date AS day,
+	   l.source, l.campaign, l.lead_type, f.rep AS owner,
+	   lead_process.metric_bucket(f.first_contact_at OPERATOR(pg_catalog.-) f.handoff_at) AS bucket
+  FROM lead_process.metric_followup f
+  JOIN lead_process.lead l ON l.id OPERATOR(pg_catalog.=) f.lead_id;
+COMMENT ON VIEW lead_process.metric_followup_facts IS 'Internal: the follow-up fact of each followed-up handoff';
+COMMENT ON COLUMN lead_process.metric_followup_facts.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.metric_followup_facts.handoff_id IS 'stage_history row of the handoff';
+COMMENT ON COLUMN lead_process.metric_followup_facts.measure IS 'followup';
+COMMENT ON COLUMN lead_process.metric_followup_facts.day IS 'UTC day of the handoff';
+COMMENT ON COLUMN lead_process.metric_followup_facts.source IS 'lead.source';
+COMMENT ON COLUMN lead_process.metric_followup_facts.campaign IS 'lead.campaign';
+COMMENT ON COLUMN lead_process.metric_followup_facts.lead_type IS 'lead.lead_type';
+COMMENT ON COLUMN lead_process.metric_followup_facts.owner IS 'The rep (owner at the handoff)';
+COMMENT ON COLUMN lead_process.metric_followup_facts.bucket IS 'Histogram bucket of the follow-up time';
+
+/* ------------------------------------------------------------------------
+ * Maintenance in the writer's transaction
+ * ------------------------------------------------------------------------ */
+
+/*
+ * The history is written one statement per changed lead (lp_stage.c), so
+ * new_history holds the rows of one lead, rarely more.  The facts views
+ * are filtered on lead_id first, which the planner pushes below their
+ * window functions: each statement reads the history of its own leads
+ * through the primary key, nothing else.  SECURITY DEFINER: writers have
+ * no privilege on the metric tables.  Generic plans: a custom plan of the
+ * facts views takes longer to plan (about 1 ms) than to run, and the plan
+ * does not depend on the lead.
+ */
+CREATE FUNCTION lead_process.metric_history_trigger() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+	leads bigint[];
+	ids bigint[];
+BEGIN
+	SELECT pg_catalog.array_agg(DISTINCT n.lead_id), pg_catalog.array_agg(n.id)
+	  INTO leads, ids
+	  FROM new_history n
+	 WHERE n.kind OPERATOR(pg_catalog.<>) 'status';
+	IF ids IS NULL THEN
+		RETURN NULL;
+	END IF;
+
+	INSERT INTO lead_process.metric_delta
+		(measure, day, stage, to_stage, edge_kind, reason, source, campaign, lead_type, owner, bucket)
+	SELECT f.measure, f.day, f.stage, f.to_stage, f.edge_kind, f.reason,
+		   f.source, f.campaign, f.lead_type, f.owner, f.bucket
+	  FROM lead_process.metric_history_facts f
+	 WHERE f.lead_id OPERATOR(pg_catalog.=) ANY (leads)
+	   AND f.history_id OPERATOR(pg_catalog.=) ANY (ids);
+
+	INSERT INTO lead_process.metric_lead_reach (lead_id, stage, reached_at, owner, history_id)
+	SELECT r.lead_id, r.stage, r.reached_at, r.owner, r.history_id
+	  FROM lead_process.metric_history_reach r
+	 WHERE r.lead_id OPERATOR(pg_catalog.=) ANY (leads)
+	   AND r.history_id OPERATOR(pg_catalog.=) ANY (ids)
+	 ORDER BY r.history_id
+	ON CONFLICT DO NOTHING;
+
+	IF FOUND THEN
+		INSERT INTO lead_process.metric_delta
+			(measure, day, stage, to_stage, source, campaign, lead_type, owner, bucket, amount)
+		SELECT f.measure, f.day, f.stage, f.to_stage, f.source, f.campaign, f.lead_type,
+			   f.owner, f.bucket, f.amount
+		  FROM lead_process.metric_reach_facts f
+		 WHERE f.lead_id OPERATOR(pg_catalog.=) ANY (leads)
+		   AND f.history_id OPERATOR(pg_catalog.=) ANY (ids);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION lead_process.metric_history_trigger() IS
+	'AFTER INSERT statement trigger on stage_history: appends the metric facts of the new stage changes to metric_delta and records first reaches';
+
+/*
+ * A contact attempt by the rep who owned the lead at its latest handoff is
+ * that handoff's follow-up if none was recorded yet.  The primary key of
+ * metric_followup makes concurrent attempts on one lead count once.
+ */
+CREATE FUNCTION lead_process.metric_contact_trigger() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+	leads bigint[];
+	handoffs bigint[];
+BEGIN
+	SELECT pg_catalog.array_agg(DISTINCT a.lead_id) INTO leads
+	  FROM new_attempt a WHERE a.rep IS NOT NULL;
+	IF leads IS NULL THEN
+		RETURN NULL;
+	END IF;
+
+	WITH added AS (
+		INSERT INTO lead_process.metric_followup (lead_id, handoff_id, handoff_at, rep, first_contact_at)
+		SELECT DISTINCT ON (h.lead_id, h.handoff_id)
+			   h.lead_id, h.handoff_id, h.handoff_at, h.rep, a.occurred_at
+		  FROM lead_process.metric_handoff h
+		  JOIN new_attempt a
+			ON a.lead_id OPERATOR(pg_catalog.=) h.lead_id
+		   AND a.rep OPERATOR(pg_catalog.=) h.rep
+		   AND a.occurred_at OPERATOR(pg_catalog.>=) h.handoff_at
+		   AND (h.next_handoff_at IS NULL OR a.occurred_at OPERATOR(pg_catalog.<) h.next_handoff_at)
+		 WHERE h.lead_id OPERATOR(pg_catalog.=) ANY (leads)
+		 ORDER BY h.lead_id, h.handoff_id, a.occurred_at
+		ON CONFLICT DO NOTHING
+		RETURNING handoff_id)
+	SELECT pg_catalog.array_agg(added.handoff_id) INTO handoffs FROM added;
+
+	IF handoffs IS NOT NULL THEN
+		INSERT INTO lead_process.metric_delta
+			(measure, day, source, campaign, lead_type, owner, bucket)
+		SELECT f.measure, f.day, f.source, f.campaign, f.lead_type, f.owner, f.bucket
+		  FROM lead_process.metric_followup_facts f
+		 WHERE f.lead_id OPERATOR(pg_catalog.=) ANY (leads)
+		   AND f.handoff_id OPERATOR(pg_catalog.=) ANY (handoffs);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION lead_process.metric_contact_trigger() IS
+	'AFTER INSERT statement trigger on contact_attempt: records the first follow-up of each handoff and its metric fact';
+
+CREATE TRIGGER metric_facts
+	AFTER INSERT ON lead_process.stage_history
+	REFERENCING NEW TABLE AS new_history
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.metric_history_trigger();
+COMMENT ON TRIGGER metric_facts ON lead_process.stage_history IS
+	'Appends the metric facts of new stage changes (insert-only deltas, no shared row)';
+CREATE TRIGGER metric_facts
+	AFTER INSERT ON lead_process.contact_attempt
+	REFERENCING NEW TABLE AS new_attempt
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.metric_contact_trigger();
+COMMENT ON TRIGGER metric_facts ON lead_process.contact_attempt IS
+	'Records follow-ups of handoffs for the follow-up time metric';
+
+/* ------------------------------------------------------------------------
+ * The cube: rollup plus unfolded deltas, at every grain and slice
+ * ------------------------------------------------------------------------ */
+
+/*
+ * The deltas expanded to every grain and slice in one pass: a grouping set
+ * per grain and slice, so a fact is read once whatever the number of
+ * rollup rows it feeds.  In each set the columns not grouped are NULL,
+ * which gives the grain, the period and the slice value.
+ */
+CREATE VIEW lead_process.metric_delta_cube AS
+SELECT d.measure,
+	   CASE WHEN GROUPING(d.p_day) OPERATOR(pg_catalog.=) 0 THEN 'day'
+			WHEN GROUPING(d.p_week) OPERATOR(pg_catalog.=) 0 THEN 'week'
+			WHEN GROUPING(d.p_month) OPERATOR(pg_catalog.=) 0 THEN 'month'
+			ELSE 'quarter' END AS grain,
+	   COALESCE(d.p_day, d.p_week, d.p_month, d.p_quarter) AS period_start,
+	   d.stage, d.to_stage, d.edge_kind, d.reason,
+	   CASE WHEN GROUPING(d.source) OPERATOR(pg_catalog.=) 0 THEN 'source'
+			WHEN GROUPING(d.campaign) OPERATOR(pg_catalog.=) 0 THEN 'campaign'
+			WHEN GROUPING(d.lead_type) OPERATOR(pg_catalog.=) 0 THEN 'lead_type'
+			WHEN GROUPING(d.owner) OPERATOR(pg_catalog.=) 0 THEN 'owner'
+			ELSE 'all' END AS slice,
+	   COALESCE(d.source, d.campaign, d.lead_type, d.owner) AS slice_value,
+	   pg_catalog.sum(d.n)::bigint AS n, pg_catalog.sum(d.amount) AS amount,
+	   lead_process.metric_hist_agg(d.bucket, d.n) AS hist
+  FROM (SELECT x.measure, x.stage, x.to_stage, x.edge_kind, x.reason, x.source, x.campaign,
+			   x.lead_type, x.owner, x.bucket, x.n, x.amount, x.day AS p_day,
+			   pg_catalog.date_trunc('week', x.day::timestamp)::date AS p_week,
+			   pg_catalog.date_trunc('month', x.day::timestamp)::date AS p_month,
+			   pg_catalog.date_trunc('quarter', x.day::timestamp)::date AS p_quarter
+		  FROM lead_process.metric_delta x) d
+ GROUP BY d.measure, d.stage, d.to_stage, d.edge_kind, d.reason, GROUPING SETS (
+	(d.p_day), (d.p_day, d.source), (d.p_day, d.campaign), (d.p_day, d.lead_type), (d.p_day, d.owner),
+	(d.p_week), (d.p_week, d.source), (d.p_week, d.campaign), (d.p_week, d.lead_type), (d.p_week, d.owner),
+	(d.p_month), (d.p_month, d.source), (d.p_month, d.campaign), (d.p_month, d.lead_type), (d.p_month, d.owner),
+	(d.p_quarter), (d.p_quarter, d.source), (d.p_quarter, d.campaign), (d.p_quarter, d.lead_type),
+	(d.p_quarter, d.owner));
+COMMENT ON VIEW lead_process.metric_delta_cube IS
+	'Internal: the unfolded deltas aggregated per grain, period and slice, as fold_metrics() adds them to the rollup';
+COMMENT ON COLUMN lead_process.metric_delta_cube.measure IS 'As metric_rollup.measure';
+COMMENT ON COLUMN lead_process.metric_delta_cube.grain IS 'As metric_rollup.grain';
+COMMENT ON COLUMN lead_process.metric_delta_cube.period_start IS 'As metric_rollup.period_start';
+COMMENT ON COLUMN lead_process.metric_delta_cube.stage IS 'As metric_rollup.stage';
+COMMENT ON COLUMN lead_process.metric_delta_cube.to_stage IS 'As metric_rollup.to_stage';
+COMMENT ON COLUMN lead_process.metric_delta_cube.edge_kind IS 'As metric_rollup.edge_kind';
+COMMENT ON COLUMN lead_process.metric_delta_cube.reason IS 'As metric_rollup.reason';
+COMMENT ON COLUMN lead_process.metric_delta_cube.slice IS 'As metric_rollup.slice';
+COMMENT ON COLUMN lead_process.metric_delta_cube.slice_value IS 'As metric_rollup.slice_value';
+COMMENT ON COLUMN lead_process.metric_delta_cube.n IS 'As metric_rollup.n';
+COMMENT ON COLUMN lead_process.metric_delta_cube.amount IS 'As metric_rollup.amount';
+COMMENT ON COLUMN lead_process.metric_delta_cube.hist IS 'As metric_rollup.hist';
+
+/*
+ * The team slice is read, not stored: the owner slice's rows under the
+ * owner's current team (rep.team; NULL for queues and reps without a team),
+ * so moving a rep to another team moves their history with them.
+ */
+CREATE VIEW lead_process.metric_cube AS
+WITH base AS NOT MATERIALIZED (	-- inlined, so that filters reach the rollup's index
+	SELECT r.measure, r.grain, r.period_start, r.stage, r.to_stage, r.edge_kind, r.reason,
+		   r.slice, r.slice_value, r.n, r.amount, r.hist
+	  FROM lead_process.metric_rollup r
+	UNION ALL
+	SELECT d.measure, d.grain, d.period_start, d.stage, d.to_stage, d.edge_kind, d.reason,
+		   d.slice, d.slice_value, d.n, d.amount, d.hist
+	  FROM lead_process.metric_delta_cube d)
+SELECT b.measure, b.grain, b.period_start, b.stage, b.to_stage, b.edge_kind, b.reason,
+	   b.slice, b.slice_value, b.n, b.amount, b.hist
+  FROM base b
+UNION ALL
+SELECT b.measure, b.grain, b.period_start, b.stage, b.to_stage, b.edge_kind, b.reason,
+	   'team', t.team, b.n, b.amount, b.hist
+  FROM base b
+  LEFT JOIN lead_process.rep t ON t.name OPERATOR(pg_catalog.=) b.slice_value
+ WHERE b.slice OPERATOR(pg_catalog.=) 'owner';
+COMMENT ON VIEW lead_process.metric_cube IS
+	'Internal: every metric fact, folded (metric_rollup) or not (metric_delta_cube), plus the team slice derived from the owner slice; the metric views read this, never stage_history';
+COMMENT ON COLUMN lead_process.metric_cube.measure IS 'As metric_rollup.measure';
+COMMENT ON COLUMN lead_process.metric_cube.grain IS 'As metric_rollup.grain';
+COMMENT ON COLUMN lead_process.metric_cube.period_start IS 'As metric_rollup.period_start';
+COMMENT ON COLUMN lead_process.metric_cube.stage IS 'As metric_rollup.stage';
+COMMENT ON COLUMN lead_process.metric_cube.to_stage IS 'As metric_rollup.to_stage';
+COMMENT ON COLUMN lead_process.metric_cube.edge_kind IS 'As metric_rollup.edge_kind';
+COMMENT ON COLUMN lead_process.metric_cube.reason IS 'As metric_rollup.reason';
+COMMENT ON COLUMN lead_process.metric_cube.slice IS 'As metric_rollup.slice, or team (the owner''s rep.team)';
+COMMENT ON COLUMN lead_process.metric_cube.slice_value IS 'As metric_rollup.slice_value';
+COMMENT ON COLUMN lead_process.metric_cube.n IS 'As metric_rollup.n';
+COMMENT ON COLUMN lead_process.metric_cube.amount IS 'As metric_rollup.amount';
+COMMENT ON COLUMN lead_process.metric_cube.hist IS 'As metric_rollup.hist';
+
+/* ------------------------------------------------------------------------
+ * Folding and rebuilding
+ * ------------------------------------------------------------------------ */
+
+/*
+ * One statement deletes the deltas and adds their expansion to the rollup:
+ * both read the same snapshot, so every delta is counted exactly once
+ * whatever writers commit meanwhile (rows they add are neither deleted nor
+ * counted).  Folds take turns on a transaction advisory lock; one that
+ * finds it taken returns 0 at once instead of waiting.  Writers never wait
+ * for a fold: they only insert deltas.
+ */
+CREATE FUNCTION lead_process.fold_metrics() RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	folded bigint;
+BEGIN
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(1819239282, 1) THEN
+		RETURN 0;
+	END IF;
+	WITH gone AS (
+		DELETE FROM lead_process.metric_delta RETURNING 1
+	), added AS (
+		INSERT INTO lead_process.metric_rollup AS r
+			(measure, grain, period_start, stage, to_stage, edge_kind, reason, slice, slice_value,
+			 n, amount, hist)
+		SELECT c.measure, c.grain, c.period_start, c.stage, c.to_stage, c.edge_kind, c.reason,
+			   c.slice, c.slice_value, c.n, c.amount, c.hist
+		  FROM lead_process.metric_delta_cube c
+		 ORDER BY c.measure, c.grain, c.slice, c.slice_value, c.period_start, c.stage, c.to_stage,
+				  c.edge_kind, c.reason
+		ON CONFLICT ON CONSTRAINT metric_rollup_key DO UPDATE
+		   SET n = r.n OPERATOR(pg_catalog.+) excluded.n,
+			   amount = CASE WHEN r.amount IS NULL THEN excluded.amount
+							 WHEN excluded.amount IS NULL THEN r.amount
+							 ELSE r.amount OPERATOR(pg_catalog.+) excluded.amount END,
+			   hist = lead_process.metric_hist_merge(r.hist, excluded.hist)
+		RETURNING 1
+	)
+	-- added runs to completion although nothing reads it
+	SELECT pg_catalog.count(*) INTO folded FROM gone;
+	RETURN folded;
+END
+$$;
+COMMENT ON FUNCTION lead_process.fold_metrics() IS
+	'Folds the metric deltas into metric_rollup and deletes them; returns how many deltas it folded (0 when another fold is running). Call it every minute or so from pg_cron or the sweep';
+
+CREATE FUNCTION lead_process.rebuild_metrics() RETURNS bigint
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	SET work_mem = '256MB'
+AS $$
+DECLARE
+	facts bigint;
+BEGIN
+	-- no stage change or contact attempt may slip between the rebuild and
+	-- the triggers; folds wait for the rebuild
+	LOCK TABLE lead_process.stage_history, lead_process.contact_attempt IN SHARE MODE;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1819239282, 1);
+	TRUNCATE lead_process.metric_rollup, lead_process.metric_delta,
+			 lead_process.metric_lead_reach, lead_process.metric_followup RESTART IDENTITY;
+
+	INSERT INTO lead_process.metric_lead_reach (lead_id, stage, reached_at, owner, history_id)
+	SELECT DISTINCT ON (r.lead_id, r.stage) r.lead_id, r.stage, r.reached_at, r.owner, r.history_id
+	  FROM lead_process.metric_history_reach r
+	 ORDER BY r.lead_id, r.stage, r.history_id;
+
+	INSERT INTO lead_process.metric_followup (lead_id, handoff_id, handoff_at, rep, first_contact_at)
+	SELECT h.lead_id, h.handoff_id, h.handoff_at, h.rep, pg_catalog.min(a.occurred_at)
+	  FROM lead_process.metric_handoff h
+	  JOIN lead_process.contact_attempt a
+		ON a.lead_id OPERATOR(pg_catalog.=) h.lead_id
+	   AND a.rep OPERATOR(pg_catalog.=) h.rep
+	   AND a.occurred_at OPERATOR(pg_catalog.>=) h.handoff_at
+	   AND (h.next_handoff_at IS NULL OR a.occurred_at OPERATOR(pg_catalog.<) h.next_handoff_at)
+	 GROUP BY h.lead_id, h.handoff_id, h.handoff_at, h.rep;
+
+	INSERT INTO lead_process.metric_delta
+		(measure, day, stage, to_stage, edge_kind, reason, source, campaign, lead_type, owner,
+		 bucket, n, amount)
+	SELECT f.measure, f.day, f.stage, f.to_stage, f.edge_kind, f.reason, f.source, f.campaign,
+		   f.lead_type, f.owner, f.bucket, pg_catalog.count(*), pg_catalog.sum(f.amount)
+	  FROM (SELECT h.measure, h.day, h.stage, h.to_stage, h.edge_kind, h.reason, h.source,
+				   h.campaign, h.lead_type, h.owner, h.bucket, NULL::numeric AS amount
+			  FROM lead_process.metric_history_facts h
+			UNION ALL
+			SELECT r.measure, r.day, r.stage, r.to_stage, NULL, NULL, r.source, r.campaign,
+				   r.lead_type, r.owner, r.bucket, r.amount
+			  FROM lead_process.metric_reach_facts r
+			UNION ALL
+			SELECT u.measure, u.day, NULL, NULL, NULL, NULL, u.source, u.campaign, u.lead_type,
+				   u.owner, u.bucket, NULL
+			  FROM lead_process.metric_followup_facts u) f
+	 GROUP BY f.measure, f.day, f.stage, f.to_stage, f.edge_kind, f.reason, f.source, f.campaign,
+			  f.lead_type, f.owner, f.bucket;
+
+	SELECT pg_catalog.sum(d.n) INTO facts FROM lead_process.metric_delta d;
+	-- the fold of fold_metrics(), into an empty rollup: no conflicts, and
+	-- the key's index is built once at the end (much faster than row by row)
+	ALTER TABLE lead_process.metric_rollup DROP CONSTRAINT metric_rollup_key;
+	INSERT INTO lead_process.metric_rollup
+		(measure, grain, period_start, stage, to_stage, edge_kind, reason, slice, slice_value,
+		 n, amount, hist)
+	SELECT c.measure, c.grain, c.period_start, c.stage, c.to_stage, c.edge_kind, c.reason,
+		   c.slice, c.slice_value, c.n, c.amount, c.hist
+	  FROM lead_process.metric_delta_cube c
+	 ORDER BY c.measure, c.grain, c.slice, c.slice_value, c.period_start, c.stage, c.to_stage,
+			  c.edge_kind, c.reason;
+	ALTER TABLE lead_process.metric_rollup ADD CONSTRAINT metric_rollup_key UNIQUE NULLS NOT DISTINCT
+		(measure, grain, slice, slice_value, period_start, stage, to_stage, edge_kind, reason);
+	COMMENT ON INDEX lead_process.metric_rollup_key IS
+		'One row per key; serves the views'' filters on measure, grain and slice';
+	TRUNCATE lead_process.metric_delta;
+	RETURN COALESCE(facts, 0);
+END
+$$;
+COMMENT ON FUNCTION lead_process.rebuild_metrics() IS
+	'Recomputes the metric rollups and per-lead metric state from stage_history and contact_attempt (after a bulk load without triggers, or deleting leads); blocks stage changes while it runs; returns the number of facts';
+
+REVOKE ALL ON FUNCTION lead_process.metric_bucket(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_bucket_value(smallint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_add(internal, smallint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_add_array(internal, bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_final(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_agg(smallint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_sum(bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_merge(bigint[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_hist_percentile(bigint[], double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_history_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_contact_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.fold_metrics() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.rebuild_metrics() FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * The metric views (for BI tools)
+ *
+ * Every period view has the columns grain ('day', 'week', 'month',
+ * 'quarter'), period_start (date, UTC), slice ('all', 'source', 'campaign',
+ * 'lead_type', 'owner', 'team') and slice_value: a dashboard filters on grain and
+ * slice (and slice_value) and gets one row per period.  These views run
+ * with the privileges of their owner, so that a BI role granted SELECT on
+ * them (grant_bi_reader) needs no privilege on the tables behind them; so
+ * do the internal views above, since a security_invoker view read by them
+ * would check its tables against the BI role.
+ * ------------------------------------------------------------------------ */
+
+CREATE VIEW lead_process.metric_funnel AS
+SELECT f.grain, f.period_start, f.stage, f.slice, f.slice_value, f.entries, f.exits,
+	   (pg_catalog.sum(f.entries OPERATOR(pg_catalog.-) f.exits)
+		   OVER (PARTITION BY f.grain, f.slice, f.slice_value, f.stage ORDER BY f.period_start))::bigint
+		   AS stock_end
+  FROM (SELECT c.grain, c.period_start, c.stage, c.slice, c.slice_value,
+			   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'entry'), 0)::bigint AS entries,
+			   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'exit'), 0)::bigint AS exits
+		  FROM lead_process.metric_cube c
+		 WHERE c.measure IN ('entry', 'exit')
+		 GROUP BY c.grain, c.period_start, c.stage, c.slice, c.slice_value) f;
+COMMENT ON VIEW lead_process.metric_funnel IS
+	'Funnel per period and stage: stage entries, exits and the number of leads in the stage at the end of the period';
+COMMENT ON COLUMN lead_process.metric_funnel.grain IS 'Period grain: day, week, month or quarter (UTC; weeks start on Monday)';
+COMMENT ON COLUMN lead_process.metric_funnel.period_start IS 'First day of the period';
+COMMENT ON COLUMN lead_process.metric_funnel.stage IS 'Stage';
+COMMENT ON COLUMN lead_process.metric_funnel.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team)';
+COMMENT ON COLUMN lead_process.metric_funnel.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_funnel.entries IS 'Stage changes into the stage in the period (creations included)';
+COMMENT ON COLUMN lead_process.metric_funnel.exits IS 'Stage changes out of the stage in the period';
+COMMENT ON COLUMN lead_process.metric_funnel.stock_end IS 'Leads in the stage at the end of the period (entries minus exits up to then); periods without entries or exits have no row';
+
+CREATE VIEW lead_process.metric_conversion_period AS
+SELECT m.grain, m.period_start, m.from_stage, m.to_stage, m.kind, m.slice, m.slice_value,
+	   m.moves,
+	   (pg_catalog.sum(m.moves) OVER (PARTITION BY m.grain, m.period_start, m.from_stage,
+										  m.slice, m.slice_value))::bigint AS from_stage_exits,
+	   pg_catalog.round(m.moves OPERATOR(pg_catalog./)
+			pg_catalog.sum(m.moves) OVER (PARTITION BY m.grain, m.period_start, m.from_stage,
+											   m.slice, m.slice_value), 4) AS share
+  FROM (SELECT c.grain, c.period_start, c.stage AS from_stage, c.to_stage, c.edge_kind AS kind,
+			   c.slice, c.slice_value, pg_catalog.sum(c.n)::bigint AS moves
+		  FROM lead_process.metric_cube c
+		 WHERE c.measure OPERATOR(pg_catalog.=) 'move' AND c.stage IS NOT NULL
+		 GROUP BY c.grain, c.period_start, c.stage, c.to_stage, c.edge_kind, c.slice, c.slice_value) m;
+COMMENT ON VIEW lead_process.metric_conversion_period IS
+	'Period-based conversion: stage changes along each edge in the period, as a share of all exits from the stage in the period';
+COMMENT ON COLUMN lead_process.metric_conversion_period.grain IS 'Period grain: day, week, month or quarter';
+COMMENT ON COLUMN lead_process.metric_conversion_period.period_start IS 'First day of the period';
+COMMENT ON COLUMN lead_process.metric_conversion_period.from_stage IS 'Stage left';
+COMMENT ON COLUMN lead_process.metric_conversion_period.to_stage IS 'Stage entered';
+COMMENT ON COLUMN lead_process.metric_conversion_period.kind IS 'Edge kind (advance, fast-track, accept, reject, recycle, disqualify, win, reopen)';
+COMMENT ON COLUMN lead_process.metric_conversion_period.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team)';
+COMMENT ON COLUMN lead_process.metric_conversion_period.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_conversion_period.moves IS 'Stage changes from from_stage to to_stage in the period';
+COMMENT ON COLUMN lead_process.metric_conversion_period.from_stage_exits IS 'All stage changes out of from_stage in the period';
+COMMENT ON COLUMN lead_process.metric_conversion_period.share IS 'moves / from_stage_exits';
+
+CREATE VIEW lead_process.metric_conversion_cohort AS
+SELECT d.grain, d.cohort_start, d.from_stage, d.to_stage, d.slice, d.slice_value,
+	   d.cohort_leads, d.converted_leads,
+	   pg_catalog.round(d.converted_leads::numeric OPERATOR(pg_catalog./) d.cohort_leads, 4) AS conversion_rate,
+	   lead_process.metric_hist_percentile(d.hist, 0.5) AS median_time,
+	   lead_process.metric_hist_percentile(d.hist, 0.9) AS p90_time
+  FROM (SELECT x.grain, x.cohort_start, x.from_stage, x.to_stage, x.slice, x.slice_value,
+			   x.converted_leads, x.hist,
+			   pg_catalog.max(x.converted_leads) FILTER (WHERE x.to_stage OPERATOR(pg_catalog.=) x.from_stage)
+				   OVER (PARTITION BY x.grain, x.cohort_start, x.from_stage, x.slice, x.slice_value) AS cohort_leads
+		  FROM (SELECT c.grain, c.period_start AS cohort_start, c.stage AS from_stage, c.to_stage,
+					   c.slice, c.slice_value, pg_catalog.sum(c.n)::bigint AS converted_leads,
+					   lead_process.metric_hist_sum(c.hist) AS hist
+				  FROM lead_process.metric_cube c
+				 WHERE c.measure OPERATOR(pg_catalog.=) 'reach'
+				 GROUP BY c.grain, c.period_start, c.stage, c.to_stage, c.slice, c.slice_value) x) d
+ WHERE d.to_stage OPERATOR(pg_catalog.<>) d.from_stage;
+COMMENT ON VIEW lead_process.metric_conversion_cohort IS
+	'Cohort conversion: of the leads that first reached from_stage in the period, how many have reached to_stage since, and how long it took (median, 90th percentile)';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.grain IS 'Period grain of the cohort: day, week, month or quarter';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.cohort_start IS 'First day of the period in which the cohort first reached from_stage';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.from_stage IS 'Cohort stage (reached = entered it or, fast-tracked, a later funnel stage)';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.to_stage IS 'Later funnel stage';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (owner when the cohort stage was reached)';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.cohort_leads IS 'Leads that first reached from_stage in the period (each lead once)';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.converted_leads IS 'Of those, leads that have reached to_stage';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.conversion_rate IS 'converted_leads / cohort_leads';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.median_time IS 'Median time from first reaching from_stage to first reaching to_stage (histogram, within 4.4%)';
+COMMENT ON COLUMN lead_process.metric_conversion_cohort.p90_time IS '90th percentile of that time (histogram, within 4.4%)';
+
+CREATE VIEW lead_process.metric_lead_flow AS
+SELECT c.grain, c.period_start, c.slice, c.slice_value,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'entry'
+											AND c.stage OPERATOR(pg_catalog.=) 'mql'), 0)::bigint AS qualified_leads,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'move'
+											AND c.edge_kind OPERATOR(pg_catalog.=) 'accept'), 0)::bigint AS sales_accepted,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'move'
+											AND c.edge_kind OPERATOR(pg_catalog.=) 'reject'), 0)::bigint AS sales_rejected,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'move'
+											AND c.stage OPERATOR(pg_catalog.=) 'mql'), 0)::bigint AS mql_exits,
+	   pg_catalog.round(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'move'
+													AND c.edge_kind OPERATOR(pg_catalog.=) 'accept')
+			OPERATOR(pg_catalog./) NULLIF(pg_catalog.sum(c.n) FILTER (
+				WHERE c.measure OPERATOR(pg_catalog.=) 'move' AND c.stage OPERATOR(pg_catalog.=) 'mql'), 0), 4)
+		   AS acceptance_rate,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'move'
+											AND c.edge_kind OPERATOR(pg_catalog.=) 'fast-track'), 0)::bigint AS fast_tracked,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'entry'
+											AND c.stage OPERATOR(pg_catalog.=) 'sal'), 0)::bigint AS sal_entries,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'entry'
+											AND c.stage OPERATOR(pg_catalog.=) 'opportunity'), 0)::bigint AS opportunities,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'entry'
+											AND s.is_won), 0)::bigint AS customers
+  FROM lead_process.metric_cube c
+  LEFT JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) c.stage
+ WHERE c.measure IN ('entry', 'move')
+ GROUP BY c.grain, c.period_start, c.slice, c.slice_value;
+COMMENT ON VIEW lead_process.metric_lead_flow IS
+	'Lead flow per period: qualified leads passed (mql entries), sales-accepted and rejected leads, the acceptance rate, fast-tracks, opportunities and customers';
+COMMENT ON COLUMN lead_process.metric_lead_flow.grain IS 'Period grain: day, week, month or quarter';
+COMMENT ON COLUMN lead_process.metric_lead_flow.period_start IS 'First day of the period';
+COMMENT ON COLUMN lead_process.metric_lead_flow.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team)';
+COMMENT ON COLUMN lead_process.metric_lead_flow.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_lead_flow.qualified_leads IS 'Qualified leads passed: entries into mql';
+COMMENT ON COLUMN lead_process.metric_lead_flow.sales_accepted IS 'Sales-accepted leads: changes along accept edges (mql to sal)';
+COMMENT ON COLUMN lead_process.metric_lead_flow.sales_rejected IS 'Changes along reject edges (mql back to marketing)';
+COMMENT ON COLUMN lead_process.metric_lead_flow.mql_exits IS 'All changes out of mql (accepted, rejected, disqualified)';
+COMMENT ON COLUMN lead_process.metric_lead_flow.acceptance_rate IS 'sales_accepted / mql_exits (NULL without exits)';
+COMMENT ON COLUMN lead_process.metric_lead_flow.fast_tracked IS 'Changes along fast-track edges (skipping mql)';
+COMMENT ON COLUMN lead_process.metric_lead_flow.sal_entries IS 'All entries into sal (accepted and fast-tracked)';
+COMMENT ON COLUMN lead_process.metric_lead_flow.opportunities IS 'Entries into opportunity';
+COMMENT ON COLUMN lead_process.metric_lead_flow.customers IS 'Entries into the won stage';
+
+CREATE VIEW lead_process.metric_revenue AS
+SELECT c.grain, c.period_start AS cohort_start, c.slice, c.slice_value,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.to_stage OPERATOR(pg_catalog.=) 'mql'), 0)::bigint AS qualified_leads,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.to_stage OPERATOR(pg_catalog.=) 'opportunity'), 0)::bigint AS opportunities,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE s.is_won), 0)::bigint AS customers,
+	   COALESCE(pg_catalog.sum(c.amount) FILTER (WHERE s.is_won), 0) AS revenue,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist) FILTER (WHERE s.is_won), 0.5)
+		   AS median_time_to_win
+  FROM lead_process.metric_cube c
+  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) c.to_stage
+ WHERE c.measure OPERATOR(pg_catalog.=) 'reach' AND c.stage OPERATOR(pg_catalog.=) 'mql'
+ GROUP BY c.grain, c.period_start, c.slice, c.slice_value;
+COMMENT ON VIEW lead_process.metric_revenue IS
+	'Opportunities and revenue from qualified leads, by cohort of qualification: of the leads that first reached mql in the period, how many reached opportunity and the won stage, and the sum of their amounts';
+COMMENT ON COLUMN lead_process.metric_revenue.grain IS 'Period grain of the cohort: day, week, month or quarter';
+COMMENT ON COLUMN lead_process.metric_revenue.cohort_start IS 'First day of the period in which the leads first reached mql';
+COMMENT ON COLUMN lead_process.metric_revenue.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (owner at qualification)';
+COMMENT ON COLUMN lead_process.metric_revenue.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_revenue.qualified_leads IS 'Leads that first reached mql in the period (fast-tracked leads included)';
+COMMENT ON COLUMN lead_process.metric_revenue.opportunities IS 'Of those, leads that reached opportunity';
+COMMENT ON COLUMN lead_process.metric_revenue.customers IS 'Of those, leads that reached the won stage';
+COMMENT ON COLUMN lead_process.metric_revenue.revenue IS 'Sum of lead.amount of those customers (as of their win)';
+COMMENT ON COLUMN lead_process.metric_revenue.median_time_to_win IS 'Median time from qualification to the win (histogram, within 4.4%)';
+
+CREATE VIEW lead_process.metric_followup_time AS
+SELECT c.grain, c.period_start, c.slice, c.slice_value,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'handoff'), 0)::bigint AS handoffs,
+	   COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.measure OPERATOR(pg_catalog.=) 'followup'), 0)::bigint AS followed_up,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist), 0.5) AS median_followup,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist), 0.9) AS p90_followup
+  FROM lead_process.metric_cube c
+ WHERE c.measure IN ('handoff', 'followup')
+ GROUP BY c.grain, c.period_start, c.slice, c.slice_value;
+COMMENT ON VIEW lead_process.metric_followup_time IS
+	'Follow-up time per period of the handoff: handoffs to sales (mql entries and fast-tracks), how many the owner has contacted since, and the time to that first contact attempt (median, 90th percentile); slice owner gives it per rep';
+COMMENT ON COLUMN lead_process.metric_followup_time.grain IS 'Period grain of the handoff: day, week, month or quarter';
+COMMENT ON COLUMN lead_process.metric_followup_time.period_start IS 'First day of the period of the handoff';
+COMMENT ON COLUMN lead_process.metric_followup_time.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (the rep owning the lead at the handoff)';
+COMMENT ON COLUMN lead_process.metric_followup_time.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_followup_time.handoffs IS 'Handoffs in the period';
+COMMENT ON COLUMN lead_process.metric_followup_time.followed_up IS 'Of those, handoffs with a contact attempt by the owner since (before the lead''s next handoff)';
+COMMENT ON COLUMN lead_process.metric_followup_time.median_followup IS 'Median time from handoff to the owner''s first contact attempt (histogram, within 4.4%)';
+COMMENT ON COLUMN lead_process.metric_followup_time.p90_followup IS '90th percentile of that time (histogram, within 4.4%)';
+
+CREATE VIEW lead_process.metric_time_in_stage AS
+SELECT c.grain, c.period_start, c.stage, c.slice, c.slice_value,
+	   pg_catalog.sum(c.n)::bigint AS completed_visits,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist), 0.5) AS median_time,
+	   lead_process.metric_hist_percentile(lead_process.metric_hist_sum(c.hist), 0.9) AS p90_time
+  FROM lead_process.metric_cube c
+ WHERE c.measure OPERATOR(pg_catalog.=) 'stage_time'
+ GROUP BY c.grain, c.period_start, c.stage, c.slice, c.slice_value;
+COMMENT ON VIEW lead_process.metric_time_in_stage IS
+	'Velocity: time leads spent in a stage, over the visits that ended in the period (median, 90th percentile)';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.grain IS 'Period grain: day, week, month or quarter';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.period_start IS 'First day of the period in which the visits ended';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.stage IS 'Stage';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (owner on entering the stage)';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.completed_visits IS 'Visits of the stage that ended in the period';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.median_time IS 'Median time in the stage (histogram, within 4.4%)';
+COMMENT ON COLUMN lead_process.metric_time_in_stage.p90_time IS '90th percentile of the time in the stage (histogram, within 4.4%)';
+
+CREATE VIEW lead_process.metric_recycles AS
+SELECT c.grain, c.period_start, c.stage AS from_stage, c.to_stage, c.edge_kind AS kind, c.reason,
+	   c.slice, c.slice_value, pg_catalog.sum(c.n)::bigint AS leads
+  FROM lead_process.metric_cube c
+ WHERE c.measure OPERATOR(pg_catalog.=) 'move' AND c.edge_kind IN ('reject', 'recycle', 'disqualify')
+ GROUP BY c.grain, c.period_start, c.stage, c.to_stage, c.edge_kind, c.reason, c.slice, c.slice_value;
+COMMENT ON VIEW lead_process.metric_recycles IS
+	'Recycles (reject and recycle edges) and disqualifications per period, by reason and stage left';
+COMMENT ON COLUMN lead_process.metric_recycles.grain IS 'Period grain: day, week, month or quarter';
+COMMENT ON COLUMN lead_process.metric_recycles.period_start IS 'First day of the period';
+COMMENT ON COLUMN lead_process.metric_recycles.from_stage IS 'Stage the lead left';
+COMMENT ON COLUMN lead_process.metric_recycles.to_stage IS 'Stage entered (lead, or disqualified)';
+COMMENT ON COLUMN lead_process.metric_recycles.kind IS 'reject, recycle or disqualify';
+COMMENT ON COLUMN lead_process.metric_recycles.reason IS 'Reason code';
+COMMENT ON COLUMN lead_process.metric_recycles.slice IS 'Slicing attribute: all, source, campaign, lead_type, owner or team (the owner''s team) (owner on entering the stage left)';
+COMMENT ON COLUMN lead_process.metric_recycles.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_recycles.leads IS 'Number of such stage changes';
+
+CREATE VIEW lead_process.work_queue AS
+SELECT l.owner,
+	   pg_catalog.row_number() OVER (PARTITION BY l.owner
+									 ORDER BY l.score DESC, l.stage_changed_at, l.id) AS queue_position,
+	   l.id AS lead_id, l.stage, l.status, l.score, l.fit_score, l.behaviour_score,
+	   l.stage_changed_at,
+	   pg_catalog.now() OPERATOR(pg_catalog.-) l.stage_changed_at AS waiting,
+	   l.company, l.source, l.campaign, l.lead_type
+  FROM lead_process.lead l
+  JOIN lead_process.stage s ON s.name OPERATOR(pg_catalog.=) l.stage
+ WHERE s.owner OPERATOR(pg_catalog.=) 'sales' AND NOT s.is_terminal
+   -- rep security (enable_rep_security()): a rep's role sees only the
+   -- rep's leads here too, as in the table, although the view reads it with
+   -- its owner's privileges
+   AND (NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class c
+			  WHERE c.oid OPERATOR(pg_catalog.=) 'lead_process.lead'::pg_catalog.regclass)
+		OR (SELECT r.name FROM lead_process.rep r
+			 WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		OR l.owner OPERATOR(pg_catalog.=)
+		   (SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER))
+ ORDER BY l.score DESC, l.stage_changed_at, l.id;
+COMMENT ON VIEW lead_process.work_queue IS
+	'The sales work queue: open leads in sales stages, highest score first, then the longest waiting; queue_position numbers each owner''s queue (with rep security on, a rep''s role sees its own leads only)';
+COMMENT ON COLUMN lead_process.work_queue.owner IS 'Owning rep (NULL: unassigned)';
+COMMENT ON COLUMN lead_process.work_queue.queue_position IS 'Position in the owner''s queue, from 1';
+COMMENT ON COLUMN lead_process.work_queue.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.work_queue.stage IS 'Stage (a non-terminal sales stage)';
+COMMENT ON COLUMN lead_process.work_queue.status IS 'Status inside the stage';
+COMMENT ON COLUMN lead_process.work_queue.score IS 'Lead score (the priority)';
+COMMENT ON COLUMN lead_process.work_queue.fit_score IS 'Fit part of the score';
+COMMENT ON COLUMN lead_process.work_queue.behaviour_score IS 'Behaviour part of the score';
+COMMENT ON COLUMN lead_process.work_queue.stage_changed_at IS 'When the lead entered its stage';
+COMMENT ON COLUMN lead_process.work_queue.waiting IS 'Time in the stage so far';
+COMMENT ON COLUMN lead_process.work_queue.company IS 'Company';
+COMMENT ON COLUMN lead_process.work_queue.source IS 'Lead source';
+COMMENT ON COLUMN lead_process.work_queue.campaign IS 'Campaign';
+COMMENT ON COLUMN lead_process.work_queue.lead_type IS 'Lead type';
+
+CREATE VIEW lead_process.lead_scorecard AS
+SELECT l.id AS lead_id, l.company, l.source, l.campaign, l.lead_type, l.owner,
+	   l.stage, l.status, l.score, l.fit_score, l.behaviour_score,
+	   l.stage_changed_at,
+	   pg_catalog.now() OPERATOR(pg_catalog.-) l.stage_changed_at AS time_in_stage,
+	   l.recycle_count, l.last_recycled_at, l.amount,
+	   ca.last_contact_at,
+	   GREATEST(l.stage_changed_at, ca.last_contact_at) AS last_activity_at,
+	   l.created_at
+  FROM lead_process.lead l
+  LEFT JOIN LATERAL (SELECT pg_catalog.max(a.occurred_at) AS last_contact_at
+					   FROM lead_process.contact_attempt a
+					  WHERE a.lead_id OPERATOR(pg_catalog.=) l.id) ca ON true
+ WHERE true
+   -- rep security (enable_rep_security()): a rep's role sees only the
+   -- rep's leads here too, as in the table, although the view reads it with
+   -- its owner's privileges
+   AND (NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class c
+			  WHERE c.oid OPERATOR(pg_catalog.=) 'lead_process.lead'::pg_catalog.regclass)
+		OR (SELECT r.name FROM lead_process.rep r
+			 WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER) IS NULL
+		OR l.owner OPERATOR(pg_catalog.=)
+		   (SELECT r.name FROM lead_process.rep r WHERE r.login OPERATOR(pg_catalog.=) CURRENT_USER));
+COMMENT ON VIEW lead_process.lead_scorecard IS
+	'One row per lead: stage, status, owner, scores, time in stage, recycles and last activity (with rep security on, a rep''s role sees its own leads only)';
+COMMENT ON COLUMN lead_process.lead_scorecard.lead_id IS 'Lead';
+COMMENT ON COLUMN lead_process.lead_scorecard.company IS 'Company';
+COMMENT ON COLUMN lead_process.lead_scorecard.source IS 'Lead source';
+COMMENT ON COLUMN lead_process.lead_scorecard.campaign IS 'Campaign';
+COMMENT ON COLUMN lead_process.lead_scorecard.lead_type IS 'Lead type';
+COMMENT ON COLUMN lead_process.lead_scorecard.owner IS 'Owner';
+COMMENT ON COLUMN lead_process.lead_scorecard.stage IS 'Current stage';
+COMMENT ON COLUMN lead_process.lead_scorecard.status IS 'Status inside the stage';
+COMMENT ON COLUMN lead_process.lead_scorecard.score IS 'Lead score';
+COMMENT ON COLUMN lead_process.lead_scorecard.fit_score IS 'Fit part of the score';
+COMMENT ON COLUMN lead_process.lead_scorecard.behaviour_score IS 'Behaviour part of the score';
+COMMENT ON COLUMN lead_process.lead_scorecard.stage_changed_at IS 'When the lead entered its stage';
+COMMENT ON COLUMN lead_process.lead_scorecard.time_in_stage IS 'Time in the current stage so far';
+COMMENT ON COLUMN lead_process.lead_scorecard.recycle_count IS 'Times recycled or rejected';
+COMMENT ON COLUMN lead_process.lead_scorecard.last_recycled_at IS 'Last recycle or reject';
+COMMENT ON COLUMN lead_process.lead_scorecard.amount IS 'Deal amount';
+COMMENT ON COLUMN lead_process.lead_scorecard.last_contact_at IS 'Latest contact attempt';
+COMMENT ON COLUMN lead_process.lead_scorecard.last_activity_at IS 'Latest stage change or contact attempt (marketing activities are not included: activity has no index by lead)';
+COMMENT ON COLUMN lead_process.lead_scorecard.created_at IS 'When the lead was created';
+
+CREATE FUNCTION lead_process.grant_bi_reader(role regrole) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	EXECUTE format('GRANT USAGE ON SCHEMA lead_process TO %s', role);
+	EXECUTE format('GRANT SELECT ON lead_process.metric_funnel, lead_process.metric_conversion_period, '
+				   'lead_process.metric_conversion_cohort, lead_process.metric_lead_flow, '
+				   'lead_process.metric_revenue, lead_process.metric_followup_time, '
+				   'lead_process.metric_time_in_stage, lead_process.metric_recycles, '
+				   'lead_process.work_queue, lead_process.lead_scorecard TO %s', role);
+	-- functions in a view run with the privileges of the caller
+	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.metric_hist_agg(smallint, bigint), '
+				   'lead_process.metric_hist_sum(bigint[]), '
+				   'lead_process.metric_hist_percentile(bigint[], double precision) TO %s', role);
+END
+$$;
+COMMENT ON FUNCTION lead_process.grant_bi_reader(regrole) IS
+	'Grants the BI level: SELECT on the metric views (metric_*, work_queue, lead_scorecard) and EXECUTE on the three histogram functions they call, nothing else; the views read the tables behind them with their owner''s privileges';
+REVOKE ALL ON FUNCTION lead_process.grant_bi_reader(regrole) FROM PUBLIC;

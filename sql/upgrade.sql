@@ -35,7 +35,11 @@ LANGUAGE sql AS $$
 	   AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'lead_process'::regnamespace)
 	UNION ALL
 	SELECT 'function', p.oid::regprocedure::text,
-		   md5(pg_get_functiondef(p.oid)) || ' ' || coalesce(array_to_string(p.proacl, ','), '')
+		   CASE WHEN p.prokind = 'a'	-- pg_get_functiondef() refuses aggregates
+				THEN (SELECT g.aggtransfn || ' ' || g.aggfinalfn || ' ' || g.aggtranstype::regtype
+						FROM pg_aggregate g WHERE g.aggfnoid = p.oid)
+				ELSE md5(pg_get_functiondef(p.oid)) END
+		   || ' ' || coalesce(array_to_string(p.proacl, ','), '')
 	  FROM pg_proc p WHERE p.pronamespace = 'lead_process'::regnamespace
 	UNION ALL
 	SELECT 'view', c.oid::regclass::text, md5(pg_get_viewdef(c.oid))

@@ -39,8 +39,14 @@ SELECT tables_are('lead_process', ARRAY[
 	'lead', 'activity', 'contact_attempt', 'stage_history', 'fit_rule', 'behaviour_rule',
 	'event', 'event_consumer',
 	'team', 'rep', 'rep_capacity', 'queue', 'routing_rule', 'rep_state', 'assignment',
-	'calendar', 'calendar_hours', 'calendar_holiday', 'sla_policy', 'sla_clock']);
-SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified']);
+	'calendar', 'calendar_hours', 'calendar_holiday', 'sla_policy', 'sla_clock',
+	'metric_delta', 'metric_rollup', 'metric_lead_reach', 'metric_followup']);
+SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified',
+	'metric_funnel', 'metric_conversion_period', 'metric_conversion_cohort', 'metric_lead_flow',
+	'metric_revenue', 'metric_followup_time', 'metric_time_in_stage', 'metric_recycles',
+	'work_queue', 'lead_scorecard',
+	'metric_history_facts', 'metric_history_reach', 'metric_reach_facts', 'metric_handoff',
+	'metric_followup_facts', 'metric_delta_cube', 'metric_cube']);
 SELECT functions_are('lead_process', ARRAY[
 	'move', 'recycle', 'disqualify', 'allowed_transitions',
 	'condition_check', 'condition_matches',
@@ -56,7 +62,11 @@ SELECT functions_are('lead_process', ARRAY[
 	'business_time_add', 'business_time_between', 'calendar_validate_trigger',
 	'calendar_hours_validate_trigger', 'calendar_holiday_validate_trigger',
 	'sla_policy_validate_trigger', 'sla_history_trigger', 'sla_attempt_trigger', 'sla_breach',
-	'sla_record_action', 'sla_rebase', 'sla_recompute', 'sla_calendar_trigger']);
+	'sla_record_action', 'sla_rebase', 'sla_recompute', 'sla_calendar_trigger',
+	'metric_bucket', 'metric_bucket_value', 'metric_history_trigger', 'metric_contact_trigger',
+	'metric_hist_add', 'metric_hist_add_array', 'metric_hist_final', 'metric_hist_agg',
+	'metric_hist_sum', 'metric_hist_merge', 'metric_hist_percentile',
+	'fold_metrics', 'rebuild_metrics', 'grant_bi_reader']);
 
 /* Every table, view and function of the schema belongs to the extension */
 SELECT is_empty($$
@@ -279,6 +289,7 @@ INSERT INTO lp_expected_columns VALUES
 	('lead', 'stage_changed_at', 'timestamp with time zone', true),
 	('lead', 'recycle_count', 'integer', true),
 	('lead', 'last_recycled_at', 'timestamp with time zone', false),
+	('lead', 'amount', 'numeric', false),
 	('lead', 'created_at', 'timestamp with time zone', true),
 	('lead', 'fit_score', 'integer', true),
 	('lead', 'behaviour_score', 'integer', true),
@@ -387,7 +398,8 @@ $$, $$ VALUES ('lead', 'id', 'd'), ('activity', 'id', 'd'),
 			  ('contact_attempt', 'id', 'd'), ('stage_history', 'id', 'a'),
 			  ('fit_rule', 'id', 'd'), ('event', 'id', 'a'), ('behaviour_rule', 'id', 'd'),
 			  ('routing_rule', 'id', 'd'), ('assignment', 'id', 'a'),
-			  ('calendar_holiday', 'id', 'd'), ('sla_policy', 'id', 'd'), ('sla_clock', 'id', 'a') $$,
+			  ('calendar_holiday', 'id', 'd'), ('sla_policy', 'id', 'd'), ('sla_clock', 'id', 'a'),
+			  ('metric_delta', 'id', 'a'), ('metric_rollup', 'id', 'a') $$,
 	'identity columns: lead/activity/contact_attempt by default, stage_history always');
 
 /* ------------------------------------------------------------------------
@@ -581,7 +593,19 @@ $$, $$ VALUES
 	('lead_process.sla_rebase(text,timestamp with time zone)',
 	 'calendar text, as_of timestamp with time zone', 'bigint'),
 	('lead_process.sla_recompute(text,timestamp with time zone)',
-	 'calendar text, as_of timestamp with time zone', 'bigint')
+	 'calendar text, as_of timestamp with time zone', 'bigint'),
+	('lead_process.metric_bucket(interval)', 'duration interval', 'smallint'),
+	('lead_process.metric_bucket_value(smallint)', 'bucket smallint', 'interval'),
+	('lead_process.fold_metrics()', '', 'bigint'),
+	('lead_process.rebuild_metrics()', '', 'bigint'),
+	('lead_process.grant_bi_reader(regrole)', 'role regrole', 'void'),
+	('lead_process.metric_hist_add(internal,smallint,bigint)', 'state internal, bucket smallint, n bigint', 'internal'),
+	('lead_process.metric_hist_add_array(internal,bigint[])', 'state internal, hist bigint[]', 'internal'),
+	('lead_process.metric_hist_final(internal)', 'state internal', 'bigint[]'),
+	('lead_process.metric_hist_agg(smallint,bigint)', 'bucket smallint, n bigint', 'bigint[]'),
+	('lead_process.metric_hist_sum(bigint[])', 'hist bigint[]', 'bigint[]'),
+	('lead_process.metric_hist_merge(bigint[],bigint[])', 'a bigint[], b bigint[]', 'bigint[]'),
+	('lead_process.metric_hist_percentile(bigint[],double precision)', 'hist bigint[], fraction double precision', 'interval')
 $$, 'callable functions: exact signatures, argument names, defaults and results');
 
 /* Trigger functions take no arguments and return trigger */
@@ -598,7 +622,8 @@ $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history
 			  ('lead_process.calendar_hours_validate_trigger()'),
 			  ('lead_process.calendar_holiday_validate_trigger()'),
 			  ('lead_process.sla_policy_validate_trigger()'), ('lead_process.sla_history_trigger()'),
-			  ('lead_process.sla_attempt_trigger()'), ('lead_process.sla_calendar_trigger()') $$,
+			  ('lead_process.sla_attempt_trigger()'), ('lead_process.sla_calendar_trigger()'),
+			  ('lead_process.metric_history_trigger()'), ('lead_process.metric_contact_trigger()') $$,
 	'trigger functions');
 
 /* move(), recycle(), disqualify() write: they must not be STABLE/IMMUTABLE */
@@ -617,7 +642,7 @@ SELECT triggers_are('lead_process', 'lead',
 					ARRAY['lead_stage_insert', 'lead_stage_update',
 						  'lead_history_insert', 'lead_history_update', 'lead_deleted',
 						  'lead_truncated']);
-SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only', 'sla_clocks']);
+SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only', 'sla_clocks', 'metric_facts']);
 SELECT triggers_are('lead_process', 'stage', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'stage_status', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
@@ -626,12 +651,12 @@ SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rul
 SELECT triggers_are('lead_process', 'behaviour_rule', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed']);
 SELECT triggers_are('lead_process', 'calendar', ARRAY['config_changed', 'calendar_validate',
-	'sla_rebase', 'sla_recompute_update']);
+	'sla_rebase', 'sla_recompute_update', 'sla_edit_lock']);
 SELECT triggers_are('lead_process', 'calendar_hours', ARRAY['config_changed', 'calendar_hours_validate',
-	'sla_rebase', 'sla_recompute_insert', 'sla_recompute_update', 'sla_recompute_delete']);
+	'sla_rebase', 'sla_recompute_insert', 'sla_recompute_update', 'sla_recompute_delete', 'sla_edit_lock']);
 SELECT triggers_are('lead_process', 'calendar_holiday', ARRAY['config_changed', 'calendar_holiday_validate',
-	'sla_rebase', 'sla_recompute_insert', 'sla_recompute_update', 'sla_recompute_delete']);
-SELECT triggers_are('lead_process', 'contact_attempt', ARRAY['sla_clocks']);
+	'sla_rebase', 'sla_recompute_insert', 'sla_recompute_update', 'sla_recompute_delete', 'sla_edit_lock']);
+SELECT triggers_are('lead_process', 'contact_attempt', ARRAY['sla_clocks', 'metric_facts']);
 SELECT triggers_are('lead_process', 'sla_policy', ARRAY['config_changed', 'sla_policy_condition', 'sla_policy_validate']);
 
 /* Timing, level, events and function of every trigger in the schema */
@@ -693,7 +718,12 @@ $$, $$ VALUES
 	('calendar_hours', 'sla_recompute_delete', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
 	('calendar_holiday', 'sla_recompute_insert', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
 	('calendar_holiday', 'sla_recompute_update', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'UPDATE', 'O'),
-	('calendar_holiday', 'sla_recompute_delete', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O')
+	('calendar_holiday', 'sla_recompute_delete', 'lead_process.sla_calendar_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
+	('calendar_hours', 'sla_edit_lock', 'lead_process.sla_calendar_trigger', 'BEFORE', 'STATEMENT', 'INSERT OR UPDATE OR DELETE', 'O'),
+	('calendar_holiday', 'sla_edit_lock', 'lead_process.sla_calendar_trigger', 'BEFORE', 'STATEMENT', 'INSERT OR UPDATE OR DELETE', 'O'),
+	('calendar', 'sla_edit_lock', 'lead_process.sla_calendar_trigger', 'BEFORE', 'STATEMENT', 'UPDATE', 'O'),
+	('stage_history', 'metric_facts', 'lead_process.metric_history_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O'),
+	('contact_attempt', 'metric_facts', 'lead_process.metric_contact_trigger', 'AFTER', 'STATEMENT', 'INSERT', 'O')
 $$, 'triggers: function, timing, level, events, enabled');
 
 /* ------------------------------------------------------------------------
@@ -706,7 +736,7 @@ SELECT is(
 	  WHERE c.relnamespace = 'lead_process'::regnamespace AND c.relkind = 'v'
 		AND 'security_invoker=true' = ANY (c.reloptions)),
 	ARRAY['near_qualified', 'stage_counts', 'stage_graph'],
-	'views are security_invoker (the caller''s privileges apply to the tables behind them)');
+	'views are security_invoker (the caller''s privileges apply to the tables behind them), but for the metric views (test/pgtap/03_metrics.sql)');
 
 /* ------------------------------------------------------------------------
  * The seeded default process
@@ -843,6 +873,7 @@ $$, 'every index in lead_process has a comment');
  * language is not C (SQL, PL/pgSQL, ... including trigger functions written
  * in those languages) has exactly one search_path entry in pg_proc.proconfig
  * (a SET search_path clause), and that path is "pg_catalog, ..., pg_temp":
+ * (aggregates cannot have one; their support functions are checked)
  * pg_catalog first, pg_temp last, so that no schema a user can create
  * objects in is searched before the system catalog and temporary objects
  * can never take precedence.  C functions (proconfig is not needed there;
@@ -857,6 +888,7 @@ SELECT is_empty($$
 	  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 	 WHERE p.pronamespace = 'lead_process'::regnamespace
 	   AND l.lanname <> 'c'
+	   AND p.prokind <> 'a'	-- an aggregate runs its support functions, which are checked
 	   AND ((SELECT count(*) FROM unnest(p.proconfig) AS cfg
 			  WHERE cfg LIKE 'search_path=%') <> 1
 			OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS cfg

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(443);
+SELECT plan(591);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -77,7 +77,30 @@ SELECT r.n, r.rel, l.level,
 	(24, 'calendar_hours',  '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(25, 'calendar_holiday', '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
 	(26, 'sla_policy',      '{SELECT}', '{SELECT}', '{SELECT,INSERT,UPDATE,DELETE}'),
-	(27, 'sla_clock',       '{SELECT}', '{SELECT}', '{SELECT}')
+	(27, 'sla_clock',       '{SELECT}', '{SELECT}', '{SELECT}'),
+	-- metrics: the reader's SELECT on every table covers them; only the
+	-- triggers and fold_metrics() / rebuild_metrics() write them
+	(28, 'metric_delta', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(29, 'metric_rollup', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(30, 'metric_lead_reach', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(31, 'metric_followup', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(32, 'metric_funnel', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(33, 'metric_conversion_period', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(34, 'metric_conversion_cohort', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(35, 'metric_lead_flow', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(36, 'metric_revenue', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(37, 'metric_followup_time', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(38, 'metric_time_in_stage', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(39, 'metric_recycles', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(40, 'work_queue', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(41, 'lead_scorecard', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(42, 'metric_history_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(43, 'metric_history_reach', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(44, 'metric_reach_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(45, 'metric_handoff', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(46, 'metric_followup_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(47, 'metric_delta_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(48, 'metric_cube', '{SELECT}', '{SELECT}', '{SELECT}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -137,7 +160,21 @@ SELECT f.n, f.func, f.args, l.level,
 	(48, 'sla_breach', '{timestamptz}'::name[], 3),
 	(49, 'sla_record_action', '{bigint,bigint,timestamptz,text}'::name[], 3),
 	(50, 'sla_rebase', '{text,timestamptz}'::name[], 3),
-	(51, 'sla_recompute', '{text,timestamptz}'::name[], 3)
+	(51, 'sla_recompute', '{text,timestamptz}'::name[], 3),
+	(52, 'metric_bucket', '{interval}'::name[], NULL),
+	(53, 'metric_bucket_value', '{smallint}'::name[], NULL),
+	(54, 'metric_history_trigger', '{}'::name[], NULL),
+	(55, 'metric_contact_trigger', '{}'::name[], NULL),
+	(56, 'fold_metrics', '{}'::name[], 3),
+	(57, 'rebuild_metrics', '{}'::name[], NULL),
+	(58, 'grant_bi_reader', '{regrole}'::name[], NULL),
+	(59, 'metric_hist_add', '{internal,smallint,bigint}'::name[], NULL),
+	(60, 'metric_hist_add_array', '{internal,bigint[]}'::name[], NULL),
+	(61, 'metric_hist_final', '{internal}'::name[], NULL),
+	(62, 'metric_hist_agg', '{smallint,bigint}'::name[], NULL),
+	(63, 'metric_hist_sum', '{bigint[]}'::name[], NULL),
+	(64, 'metric_hist_merge', '{bigint[],bigint[]}'::name[], NULL),
+	(65, 'metric_hist_percentile', '{bigint[],double precision}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 

@@ -22,13 +22,17 @@ $node->safe_psql('src', q{
 	DELETE FROM lead_process.reason WHERE code = 'stale';
 	DELETE FROM lead_process.transition WHERE from_stage = 'subscriber' AND to_stage = 'mql';
 	-- leads with history
-	INSERT INTO lead_process.lead (id, stage, stage_changed_at)
-	SELECT g, 'lead', '2026-01-01 00:00+00' FROM generate_series(1, 200) g;
+	INSERT INTO lead_process.lead (id, stage, stage_changed_at, owner)
+	SELECT g, 'lead', '2026-01-01 00:00+00', 'rep-' || g % 3 FROM generate_series(1, 200) g;
 	UPDATE lead_process.lead SET stage = 'mql', stage_changed_at = '2026-01-05 00:00+00' WHERE id % 2 = 0;
 	UPDATE lead_process.lead SET stage = 'sal', stage_changed_at = '2026-01-06 00:00+00' WHERE id % 4 = 0;
+	-- the metrics: part folded into the rollup, part still in deltas
+	SELECT lead_process.fold_metrics();
 	UPDATE lead_process.lead SET stage = 'lead', stage_reason = 'no-budget' WHERE id % 8 = 0;
 	INSERT INTO lead_process.activity (lead_id, type, occurred_at)
 	SELECT 1 + g % 200, 'page_view', '2026-01-02 00:00+00' FROM generate_series(1, 1000) g;
+	INSERT INTO lead_process.contact_attempt (lead_id, occurred_at, channel, outcome, rep)
+	SELECT g, '2026-01-05 02:00+00', 'call', 'connected', 'rep-' || g % 3 FROM generate_series(2, 200, 2) g;
 });
 
 # Everything the extension keeps, as one digest per table
@@ -43,6 +47,24 @@ my $digest = q{
 		UNION ALL SELECT 'stage_history', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.stage_history x
 	) q
 };
+# What BI tools see: every metric view (but the columns that depend on now())
+my $metrics = q{
+	SELECT string_agg(v || ' ' || n || ' ' || d, E'\n' ORDER BY v) FROM (
+		SELECT 'funnel' v, count(*) n, md5(string_agg(x::text, ',' ORDER BY x::text)) d FROM lead_process.metric_funnel x
+		UNION ALL SELECT 'conversion_period', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.metric_conversion_period x
+		UNION ALL SELECT 'conversion_cohort', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.metric_conversion_cohort x
+		UNION ALL SELECT 'lead_flow', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.metric_lead_flow x
+		UNION ALL SELECT 'revenue', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.metric_revenue x
+		UNION ALL SELECT 'followup_time', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.metric_followup_time x
+		UNION ALL SELECT 'time_in_stage', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.metric_time_in_stage x
+		UNION ALL SELECT 'recycles', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.metric_recycles x
+		UNION ALL SELECT 'work_queue', count(*), md5(string_agg((x.lead_id, x.queue_position)::text, ',' ORDER BY x.lead_id)) FROM lead_process.work_queue x
+		UNION ALL SELECT 'scorecard', count(*), md5(string_agg((x.lead_id, x.stage, x.last_activity_at)::text, ',' ORDER BY x.lead_id)) FROM lead_process.lead_scorecard x
+		UNION ALL SELECT 'unfolded deltas', count(*), '' FROM lead_process.metric_delta
+	) q
+};
+my $metrics_before = $node->safe_psql('src', $metrics);
+like($metrics_before, qr/unfolded deltas [1-9]/, 'source has unfolded metric deltas');
 my $before = $node->safe_psql('src', $digest);
 like($before, qr/stage_history 375 /, 'source has 200 creates and 175 changes in its history');
 
@@ -55,6 +77,11 @@ $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ]
 }
 my $after = $node->safe_psql('dst', $digest);
 is($after, $before, 'configuration, leads, activities and history restored identically');
+is($node->safe_psql('dst', $metrics), $metrics_before, 'every metric view reads the same after the restore');
+$node->safe_psql('dst', 'SELECT lead_process.rebuild_metrics()');
+my $rebuilt = $node->safe_psql('dst', $metrics);
+$metrics_before =~ s/unfolded deltas \d+/unfolded deltas 0/;
+is($rebuilt, $metrics_before, 'and the same after rebuild_metrics() on the restored database');
 
 # The restored database works: new ids follow the old ones, no id is reused,
 # the edited configuration applies
