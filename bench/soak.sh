@@ -260,6 +260,23 @@ SELECT 'invariant behaviour_scores ' || count(*)
 	OR abs(k.cs - lead_process.current_score(l, now() + interval '1 hour')) > 1;
 SELECT 'invariant score_sum ' || count(*) FROM lead_process.lead
  WHERE score <> fit_score + behaviour_score;
+-- the metric rollups (folded by the sweeps and not) equal a rebuild from the
+-- history: funnel and lead flow, every grain and slice
+CREATE TEMP TABLE metrics_kept AS
+	SELECT 'funnel' AS v, x::text AS r FROM lead_process.metric_funnel x
+	UNION ALL SELECT 'flow', x::text FROM lead_process.metric_lead_flow x;
+SELECT 'soak metric_rows ' || count(*) FROM metrics_kept;
+SELECT 'soak metrics_rebuilt ' || lead_process.rebuild_metrics();
+SELECT 'invariant metrics_vs_rebuild ' || count(*) FROM (
+	(SELECT v, r FROM metrics_kept
+	 EXCEPT ALL
+	 SELECT 'funnel', x::text FROM lead_process.metric_funnel x
+	 UNION ALL SELECT 'flow', x::text FROM lead_process.metric_lead_flow x)
+	UNION ALL
+	(SELECT 'funnel', x::text FROM lead_process.metric_funnel x
+	 UNION ALL SELECT 'flow', x::text FROM lead_process.metric_lead_flow x
+	 EXCEPT ALL
+	 SELECT v, r FROM metrics_kept)) d;
 SQL
 )
 echo "$out"

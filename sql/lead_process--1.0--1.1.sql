@@ -2831,6 +2831,43 @@ COMMENT ON COLUMN lead_process.lead_scorecard.last_contact_at IS 'Latest contact
 COMMENT ON COLUMN lead_process.lead_scorecard.last_activity_at IS 'Latest stage change or contact attempt (marketing activities are not included: activity has no index by lead)';
 COMMENT ON COLUMN lead_process.lead_scorecard.created_at IS 'When the lead was created';
 
+/*
+ * SLA compliance reads the clocks themselves (one row per clock and stage
+ * entry, far fewer than history rows); closed clocks only.
+ */
+CREATE VIEW lead_process.metric_sla_compliance AS
+SELECT g.grain,
+	   pg_catalog.date_trunc(g.grain, c.started_at AT TIME ZONE 'UTC')::date AS period_start,
+	   c.policy_id, p.name AS policy, c.stage, c.kind, s.slice, s.slice_value,
+	   pg_catalog.count(*) AS clocks,
+	   pg_catalog.count(*) FILTER (WHERE c.on_time) AS on_time,
+	   pg_catalog.count(*) FILTER (WHERE c.state OPERATOR(pg_catalog.=) 'met' AND NOT c.on_time) AS met_late,
+	   pg_catalog.count(*) FILTER (WHERE c.state OPERATOR(pg_catalog.=) 'breached') AS breached,
+	   pg_catalog.round(pg_catalog.count(*) FILTER (WHERE c.on_time)::numeric
+						OPERATOR(pg_catalog./) pg_catalog.count(*), 4) AS compliance
+  FROM lead_process.sla_clock c
+  JOIN lead_process.sla_policy p ON p.id OPERATOR(pg_catalog.=) c.policy_id
+  LEFT JOIN lead_process.rep r ON r.name OPERATOR(pg_catalog.=) c.owner
+ CROSS JOIN (VALUES ('day'), ('week'), ('month'), ('quarter')) g(grain)
+ CROSS JOIN LATERAL (VALUES ('all', NULL::text), ('owner', c.owner), ('team', r.team)) s(slice, slice_value)
+ WHERE c.state IN ('met', 'breached')
+ GROUP BY g.grain, 2, c.policy_id, p.name, c.stage, c.kind, s.slice, s.slice_value;
+COMMENT ON VIEW lead_process.metric_sla_compliance IS
+	'SLA compliance per period of the clock''s start, policy and slice: closed clocks (met or breached), met by the deadline, met late, breached, and the share met by the deadline; running and cancelled clocks do not count';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.grain IS 'Period grain: day, week, month or quarter (UTC)';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.period_start IS 'First day of the period in which the clocks started';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.policy_id IS 'SLA policy';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.policy IS 'Policy name';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.stage IS 'Stage of the clocks';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.kind IS 'leave-stage, first-contact or attempts';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.slice IS 'Slicing attribute: all, owner (the rep owning the lead when the clock started) or team (that rep''s current team)';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.slice_value IS 'Value of the slicing attribute (NULL for all)';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.clocks IS 'Clocks closed: met or breached';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.on_time IS 'Met by the deadline';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.met_late IS 'Goal reached after the deadline, before a sweep saw it';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.breached IS 'Breached (found past the deadline by sweep())';
+COMMENT ON COLUMN lead_process.metric_sla_compliance.compliance IS 'on_time / clocks';
+
 CREATE FUNCTION lead_process.grant_bi_reader(role regrole) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -2841,7 +2878,8 @@ BEGIN
 				   'lead_process.metric_conversion_cohort, lead_process.metric_lead_flow, '
 				   'lead_process.metric_revenue, lead_process.metric_followup_time, '
 				   'lead_process.metric_time_in_stage, lead_process.metric_recycles, '
-				   'lead_process.work_queue, lead_process.lead_scorecard TO %s', role);
+				   'lead_process.work_queue, lead_process.lead_scorecard, '
+				   'lead_process.metric_sla_compliance TO %s', role);
 	-- functions in a view run with the privileges of the caller
 	EXECUTE format('GRANT EXECUTE ON FUNCTION lead_process.metric_hist_agg(smallint, bigint), '
 				   'lead_process.metric_hist_sum(bigint[]), '

@@ -212,4 +212,13 @@ INSERT INTO lead_process.sla_policy (name, stage, kind, target, attempts) VALUES
 DELETE FROM lead_process.sla_policy WHERE name = 'mql';
 -- clocks are maintained by lead_process: as_of must be given
 SELECT * FROM lead_process.sweep(NULL);
+
+-- SLA compliance for BI: closed clocks per policy and period, per owner
+SELECT policy, stage, kind, slice, slice_value, clocks, on_time, met_late, breached, compliance
+  FROM lead_process.metric_sla_compliance
+ WHERE grain = 'quarter' AND slice IN ('all', 'owner')
+ ORDER BY policy, slice, slice_value NULLS FIRST;
+-- it agrees with the clocks
+SELECT (SELECT sum(clocks) FROM lead_process.metric_sla_compliance WHERE grain = 'day' AND slice = 'all')
+	 = (SELECT count(*) FROM lead_process.sla_clock WHERE state IN ('met', 'breached')) AS consistent;
 DROP EXTENSION lead_process;

@@ -18,7 +18,7 @@ import psycopg2.errors
 METRIC_VIEWS = [
     "lead_scorecard", "metric_conversion_cohort", "metric_conversion_period",
     "metric_followup_time", "metric_funnel", "metric_lead_flow", "metric_recycles",
-    "metric_revenue", "metric_time_in_stage", "work_queue",
+    "metric_revenue", "metric_sla_compliance", "metric_time_in_stage", "work_queue",
 ]
 
 results = []

@@ -44,7 +44,7 @@ SELECT tables_are('lead_process', ARRAY[
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified',
 	'metric_funnel', 'metric_conversion_period', 'metric_conversion_cohort', 'metric_lead_flow',
 	'metric_revenue', 'metric_followup_time', 'metric_time_in_stage', 'metric_recycles',
-	'work_queue', 'lead_scorecard',
+	'work_queue', 'lead_scorecard', 'metric_sla_compliance',
 	'metric_history_facts', 'metric_history_reach', 'metric_reach_facts', 'metric_handoff',
 	'metric_followup_facts', 'metric_delta_cube', 'metric_cube']);
 SELECT functions_are('lead_process', ARRAY[

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(591);
+SELECT plan(595);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -100,7 +100,8 @@ SELECT r.n, r.rel, l.level,
 	(45, 'metric_handoff', '{SELECT}', '{SELECT}', '{SELECT}'),
 	(46, 'metric_followup_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
 	(47, 'metric_delta_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
-	(48, 'metric_cube', '{SELECT}', '{SELECT}', '{SELECT}')
+	(48, 'metric_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(49, 'metric_sla_compliance', '{SELECT}', '{SELECT}', '{SELECT}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 

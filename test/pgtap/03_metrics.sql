@@ -17,7 +17,7 @@ CREATE EXTENSION IF NOT EXISTS lead_process;
 CREATE ROLE lp_t_bi NOLOGIN;
 CREATE ROLE lp_t_writer NOLOGIN;
 
-SELECT plan(48);
+SELECT plan(51);
 
 /* ------------------------------------------------------------------------
  * The views and their columns
@@ -27,10 +27,19 @@ CREATE TEMP TABLE lp_metric_views (n int, v name);
 INSERT INTO lp_metric_views VALUES
 	(1, 'metric_funnel'), (2, 'metric_conversion_period'), (3, 'metric_conversion_cohort'),
 	(4, 'metric_lead_flow'), (5, 'metric_revenue'), (6, 'metric_followup_time'),
-	(7, 'metric_time_in_stage'), (8, 'metric_recycles'), (9, 'work_queue'), (10, 'lead_scorecard');
+	(7, 'metric_time_in_stage'), (8, 'metric_recycles'), (9, 'work_queue'), (10, 'lead_scorecard'),
+	(11, 'metric_sla_compliance');
 
 CREATE TEMP TABLE lp_metric_columns (v name, col name, typ text);
 INSERT INTO lp_metric_columns VALUES
+	('metric_sla_compliance', 'grain', 'text'), ('metric_sla_compliance', 'period_start', 'date'),
+	('metric_sla_compliance', 'policy_id', 'bigint'), ('metric_sla_compliance', 'policy', 'text'),
+	('metric_sla_compliance', 'stage', 'text'), ('metric_sla_compliance', 'kind', 'text'),
+	('metric_sla_compliance', 'slice', 'text'), ('metric_sla_compliance', 'slice_value', 'text'),
+	('metric_sla_compliance', 'clocks', 'bigint'), ('metric_sla_compliance', 'on_time', 'bigint'),
+	('metric_sla_compliance', 'met_late', 'bigint'), ('metric_sla_compliance', 'breached', 'bigint'),
+	('metric_sla_compliance', 'compliance', 'numeric'),
+
 	('metric_funnel', 'grain', 'text'), ('metric_funnel', 'period_start', 'date'),
 	('metric_funnel', 'stage', 'text'), ('metric_funnel', 'slice', 'text'),
 	('metric_funnel', 'slice_value', 'text'), ('metric_funnel', 'entries', 'bigint'),
@@ -129,7 +138,7 @@ SELECT is(
 	  WHERE c.relnamespace = 'lead_process'::regnamespace
 		AND c.relname IN (SELECT v FROM lp_metric_views)
 		AND c.reloptions IS NULL),
-	10, 'the metric views run with their owner''s privileges (not security_invoker)');
+	11, 'the metric views run with their owner''s privileges (not security_invoker)');
 
 /* Every period view has grain, a period start, slice and slice_value */
 SELECT is_empty($$
@@ -147,7 +156,7 @@ SELECT lives_ok($$SELECT lead_process.grant_bi_reader('lp_t_bi')$$, 'grant_bi_re
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
 SELECT schema_privs_are('lead_process'::name, 'lp_t_bi'::name, '{USAGE}'::name[]);
 
--- 10 tests: SELECT on each metric view
+-- 11 tests: SELECT on each metric view
 SELECT table_privs_are('lead_process'::name, m.v, 'lp_t_bi'::name, '{SELECT}'::name[])
   FROM lp_metric_views m ORDER BY m.n;
 
@@ -171,7 +180,7 @@ SELECT is(
 
 GRANT SELECT ON lp_metric_views TO lp_t_bi;	-- the test's own list of views
 SET ROLE lp_t_bi;
--- 10 tests: the BI role reads every metric view
+-- 11 tests: the BI role reads every metric view
 SELECT lives_ok(format('SELECT * FROM lead_process.%I LIMIT 1', m.v),
 				format('the BI role reads %s', m.v))
   FROM lp_metric_views m ORDER BY m.n;
