@@ -267,16 +267,13 @@ CREATE TEMP TABLE metrics_kept AS
 	UNION ALL SELECT 'flow', x::text FROM lead_process.metric_lead_flow x;
 SELECT 'soak metric_rows ' || count(*) FROM metrics_kept;
 SELECT 'soak metrics_rebuilt ' || lead_process.rebuild_metrics();
+CREATE TEMP TABLE metrics_rebuilt AS
+	SELECT 'funnel' AS v, x::text AS r FROM lead_process.metric_funnel x
+	UNION ALL SELECT 'flow', x::text FROM lead_process.metric_lead_flow x;
 SELECT 'invariant metrics_vs_rebuild ' || count(*) FROM (
-	(SELECT v, r FROM metrics_kept
-	 EXCEPT ALL
-	 SELECT 'funnel', x::text FROM lead_process.metric_funnel x
-	 UNION ALL SELECT 'flow', x::text FROM lead_process.metric_lead_flow x)
+	(SELECT v, r FROM metrics_kept EXCEPT ALL SELECT v, r FROM metrics_rebuilt)
 	UNION ALL
-	(SELECT 'funnel', x::text FROM lead_process.metric_funnel x
-	 UNION ALL SELECT 'flow', x::text FROM lead_process.metric_lead_flow x
-	 EXCEPT ALL
-	 SELECT v, r FROM metrics_kept)) d;
+	(SELECT v, r FROM metrics_rebuilt EXCEPT ALL SELECT v, r FROM metrics_kept)) d;
 SQL
 )
 echo "$out"
