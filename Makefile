@@ -12,6 +12,7 @@ OBJS = \
 	src/lp_score.o \
 	src/lp_sla.o \
 	src/lp_route.o \
+	src/lp_rowbuf.o \
 	src/lp_stage.o \
 	src/lp_worker.o
 

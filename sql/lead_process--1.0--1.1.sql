@@ -2199,6 +2199,7 @@ CREATE FUNCTION lead_process.metric_history_trigger() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET plan_cache_mode = force_generic_plan
+	SET enable_seqscan = off
 AS $$
 DECLARE
 	leads bigint[];
@@ -2241,7 +2242,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION lead_process.metric_history_trigger() IS
-	'AFTER INSERT statement trigger on stage_history: appends the metric facts of the new stage changes to metric_delta and records first reaches';
+	'AFTER INSERT statement trigger on stage_history: appends the metric facts of the new stage changes to metric_delta and records first reaches. Its generic plans may be made while the tables are still empty (a first import); enable_seqscan = off keeps them on the per-lead indexes, or each call would scan tables that grow with the import';
 
 /*
  * A contact attempt by the rep who owned the lead at its latest handoff is
@@ -2252,6 +2253,7 @@ CREATE FUNCTION lead_process.metric_contact_trigger() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET plan_cache_mode = force_generic_plan
+	SET enable_seqscan = off
 AS $$
 DECLARE
 	leads bigint[];

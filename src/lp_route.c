@@ -58,6 +58,7 @@
 #include "lp_cache.h"
 #include "lp_condition.h"
 #include "lp_route.h"
+#include "lp_rowbuf.h"
 
 static SPIPlanPtr state_plan = NULL;
 static SPIPlanPtr bump_plan = NULL;
@@ -483,16 +484,7 @@ static const Oid assign_types[ASSIGN_COLS] = {
 	TIMESTAMPTZOID, TEXTOID, TEXTOID
 };
 
-typedef struct AssignBuffer
-{
-	MemoryContext cxt;
-	int			n;
-	int			cap;
-	Datum	   *values[ASSIGN_COLS];
-	bool	   *nulls[ASSIGN_COLS];
-} AssignBuffer;
-
-static AssignBuffer *assign_buffer = NULL;
+static LpRowBuffer *assign_buffer = NULL;
 static int	assign_buffer_depth = 0;
 
 void
@@ -500,8 +492,8 @@ lp_route_buffer_begin(void)
 {
 	if (assign_buffer_depth++ > 0)
 		return;					/* nested batch: the outer one collects */
-	assign_buffer = MemoryContextAllocZero(CurrentMemoryContext, sizeof(AssignBuffer));
-	assign_buffer->cxt = CurrentMemoryContext;
+	assign_buffer = palloc(sizeof(LpRowBuffer));
+	lp_rowbuf_init(assign_buffer, ASSIGN_COLS, assign_types);
 }
 
 void
@@ -509,36 +501,6 @@ lp_route_buffer_end(void)
 {
 	if (--assign_buffer_depth == 0)
 		assign_buffer = NULL;
-}
-
-static void
-buffer_assignment(const Datum *values, const char *nulls)
-{
-	AssignBuffer *b = assign_buffer;
-	MemoryContext old = MemoryContextSwitchTo(b->cxt);
-
-	if (b->n == b->cap)
-	{
-		b->cap = Max(64, b->cap * 2);
-		for (int c = 0; c < ASSIGN_COLS; c++)
-		{
-			b->values[c] = b->values[c] ? repalloc(b->values[c], sizeof(Datum) * b->cap) :
-				palloc(sizeof(Datum) * b->cap);
-			b->nulls[c] = b->nulls[c] ? repalloc(b->nulls[c], sizeof(bool) * b->cap) :
-				palloc(sizeof(bool) * b->cap);
-		}
-	}
-	for (int c = 0; c < ASSIGN_COLS; c++)
-	{
-		int16		len;
-		bool		byval;
-
-		b->nulls[c][b->n] = nulls[c] == 'n';
-		get_typlenbyval(assign_types[c], &len, &byval);
-		b->values[c][b->n] = b->nulls[c][b->n] ? (Datum) 0 : datumCopy(values[c], byval, len);
-	}
-	b->n++;
-	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -549,29 +511,15 @@ void
 lp_route_buffer_flush(LpProcess *proc)
 {
 	static SPIPlanPtr flush_plan = NULL;
-	AssignBuffer *b = assign_buffer;
-	Oid			argtypes[ASSIGN_COLS] = {
-		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID
-	};
+	LpRowBuffer *b = assign_buffer;
+	Oid			argtypes[ASSIGN_COLS];
 	Datum		args[ASSIGN_COLS];
 	Oid			save_userid;
 	int			save_sec;
 
 	if (b == NULL || assign_buffer_depth > 1 || b->n == 0)
 		return;
-	for (int c = 0; c < ASSIGN_COLS; c++)
-	{
-		int16		len;
-		bool		byval;
-		char		align;
-		int			dims[1] = {b->n};
-		int			lbs[1] = {1};
-
-		get_typlenbyvalalign(assign_types[c], &len, &byval, &align);
-		args[c] = PointerGetDatum(construct_md_array(b->values[c], b->nulls[c], 1, dims, lbs,
-													 assign_types[c], len, byval, align));
-	}
+	lp_rowbuf_arrays(b, args, argtypes);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -659,7 +607,7 @@ lp_record_assignment(LpProcess *proc, int64 lead_id, const char *previous_owner,
 		hash_search(route_notes, &lead_id, HASH_REMOVE, NULL);
 	if (assign_buffer != NULL)
 	{
-		buffer_assignment(values, nulls);
+		lp_rowbuf_add(assign_buffer, values, nulls);
 		return;
 	}
 

@@ -62,6 +62,7 @@
 #include "lead_process.h"
 #include "lp_cache.h"
 #include "lp_route.h"
+#include "lp_rowbuf.h"
 #include "lp_score.h"
 
 /*
@@ -341,50 +342,13 @@ event_type(const char *kind)
  * the UPDATE is done, instead of one INSERT per lead.
  */
 #define HISTORY_COLS 15
-typedef struct LpHistoryBuffer
-{
-	MemoryContext cxt;
-	int			n;
-	int			cap;
-	Datum	   *values[HISTORY_COLS];
-	bool	   *nulls[HISTORY_COLS];
-} LpHistoryBuffer;
+static const Oid history_types[HISTORY_COLS] = {
+	INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
+	JSONBOID
+};
 
-static LpHistoryBuffer *lp_history_buffer = NULL;
-
-static void
-buffer_history(LpHistoryBuffer *b, const Datum *values, const char *nulls)
-{
-	static const Oid types[HISTORY_COLS] = {
-		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
-		JSONBOID
-	};
-	MemoryContext old = MemoryContextSwitchTo(b->cxt);
-
-	if (b->n == b->cap)
-	{
-		b->cap = Max(64, b->cap * 2);
-		for (int c = 0; c < HISTORY_COLS; c++)
-		{
-			b->values[c] = b->values[c] ? repalloc(b->values[c], sizeof(Datum) * b->cap) :
-				palloc(sizeof(Datum) * b->cap);
-			b->nulls[c] = b->nulls[c] ? repalloc(b->nulls[c], sizeof(bool) * b->cap) :
-				palloc(sizeof(bool) * b->cap);
-		}
-	}
-	for (int c = 0; c < HISTORY_COLS; c++)
-	{
-		int16		len;
-		bool		byval;
-
-		b->nulls[c][b->n] = nulls[c] == 'n';
-		get_typlenbyval(types[c], &len, &byval);
-		b->values[c][b->n] = b->nulls[c][b->n] ? (Datum) 0 : datumCopy(values[c], byval, len);
-	}
-	b->n++;
-	MemoryContextSwitchTo(old);
-}
+static LpRowBuffer *lp_history_buffer = NULL;
 
 /*
  * flush_history
@@ -392,37 +356,17 @@ buffer_history(LpHistoryBuffer *b, const Datum *values, const char *nulls)
  *		as the owner of those tables, and announce the events.
  */
 static void
-flush_history(LpProcess *proc, LpHistoryBuffer *b)
+flush_history(LpProcess *proc, LpRowBuffer *b)
 {
 	static SPIPlanPtr flush_plan = NULL;
-	static const Oid elem[HISTORY_COLS] = {
-		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
-		JSONBOID
-	};
-	Oid			argtypes[HISTORY_COLS] = {
-		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, JSONBARRAYOID
-	};
+	Oid			argtypes[HISTORY_COLS];
 	Datum		args[HISTORY_COLS];
 	Oid			save_userid;
 	int			save_sec;
 
 	if (b->n == 0)
 		return;
-	for (int c = 0; c < HISTORY_COLS; c++)
-	{
-		int16		len;
-		bool		byval;
-		char		align;
-		int			dims[1] = {b->n};
-		int			lbs[1] = {1};
-
-		get_typlenbyvalalign(elem[c], &len, &byval, &align);
-		args[c] = PointerGetDatum(construct_md_array(b->values[c], b->nulls[c], 1,
-													 dims, lbs, elem[c], len, byval, align));
-	}
+	lp_rowbuf_arrays(b, args, argtypes);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -529,7 +473,7 @@ record_change(LpProcess *proc, const LpChange *c)
 
 	if (lp_history_buffer != NULL && with_event)
 	{
-		buffer_history(lp_history_buffer, values, nulls);
+		lp_rowbuf_add(lp_history_buffer, values, nulls);
 		return;
 	}
 
@@ -1536,7 +1480,7 @@ lp_move_leads(int n, int64 *ids, const char **to_stages, TimestampTz *ats,
 	Datum	   *d_ats = palloc(sizeof(Datum) * n);
 	Datum		values[3];
 	Oid			argtypes[3] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
-	LpHistoryBuffer buffer;
+	LpRowBuffer buffer;
 
 	if (n == 0)
 		return;
@@ -1573,8 +1517,7 @@ lp_move_leads(int n, int64 *ids, const char **to_stages, TimestampTz *ats,
 				 "pg_catalog.unnest($3)) AS u(id, s, a) "
 				 "WHERE l.id OPERATOR(pg_catalog.=) u.id",
 				 3, argtypes);
-	memset(&buffer, 0, sizeof(buffer));
-	buffer.cxt = CurrentMemoryContext;
+	lp_rowbuf_init(&buffer, HISTORY_COLS, history_types);
 	PG_TRY();
 	{
 		lp_pending_batch = map;

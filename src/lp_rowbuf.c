@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * lp_rowbuf.c
+ *	  Rows collected during a batch and written later by one statement.
+ *
+ * The batch moves of lp_move_leads() record one history row, one event and
+ * perhaps one assignment per lead.  Instead of one INSERT each, the rows
+ * are copied here (values in SPI's 'n'-for-null convention) and handed to
+ * one INSERT ... SELECT FROM unnest(...) as one array per column.
+ *
+ * IDENTIFICATION
+ *	  src/lp_rowbuf.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "lp_rowbuf.h"
+
+/*
+ * lp_rowbuf_init
+ *		An empty buffer for rows of the given column types, in the current
+ *		memory context.
+ */
+void
+lp_rowbuf_init(LpRowBuffer *b, int ncols, const Oid *types)
+{
+	memset(b, 0, sizeof(*b));
+	b->cxt = CurrentMemoryContext;
+	b->ncols = ncols;
+	b->types = types;
+	b->values = palloc0(sizeof(Datum *) * ncols);
+	b->nulls = palloc0(sizeof(bool *) * ncols);
+}
+
+/*
+ * lp_rowbuf_add
+ *		Copy one row into the buffer.
+ */
+void
+lp_rowbuf_add(LpRowBuffer *b, const Datum *values, const char *nulls)
+{
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+	if (b->n == b->cap)
+	{
+		b->cap = Max(64, b->cap * 2);
+		for (int c = 0; c < b->ncols; c++)
+		{
+			b->values[c] = b->values[c] ? repalloc(b->values[c], sizeof(Datum) * b->cap) :
+				palloc(sizeof(Datum) * b->cap);
+			b->nulls[c] = b->nulls[c] ? repalloc(b->nulls[c], sizeof(bool) * b->cap) :
+				palloc(sizeof(bool) * b->cap);
+		}
+	}
+	for (int c = 0; c < b->ncols; c++)
+	{
+		int16		len;
+		bool		byval;
+
+		b->nulls[c][b->n] = nulls[c] == 'n';
+		get_typlenbyval(b->types[c], &len, &byval);
+		b->values[c][b->n] = b->nulls[c][b->n] ? (Datum) 0 :
+			datumCopy(values[c], byval, len);
+	}
+	b->n++;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * lp_rowbuf_arrays
+ *		One array per column of the rows collected, and its array type.
+ */
+void
+lp_rowbuf_arrays(LpRowBuffer *b, Datum *arrays, Oid *arraytypes)
+{
+	for (int c = 0; c < b->ncols; c++)
+	{
+		int16		len;
+		bool		byval;
+		char		align;
+		int			dims[1] = {b->n};
+		int			lbs[1] = {1};
+
+		get_typlenbyvalalign(b->types[c], &len, &byval, &align);
+		arrays[c] = PointerGetDatum(construct_md_array(b->values[c], b->nulls[c], 1,
+													   dims, lbs, b->types[c], len,
+													   byval, align));
+		arraytypes[c] = get_array_type(b->types[c]);
+	}
+}

@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * lp_rowbuf.h
+ *	  Rows collected during a batch and written later by one statement,
+ *	  passed to it as one array per column (unnest()).
+ *
+ * IDENTIFICATION
+ *	  src/lp_rowbuf.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LP_ROWBUF_H
+#define LP_ROWBUF_H
+
+#include "postgres.h"
+
+typedef struct LpRowBuffer
+{
+	MemoryContext cxt;			/* where the rows live */
+	int			ncols;
+	const Oid  *types;			/* element type of each column */
+	int			n;				/* rows collected */
+	int			cap;
+	Datum	  **values;			/* [column][row] */
+	bool	  **nulls;
+} LpRowBuffer;
+
+extern void lp_rowbuf_init(LpRowBuffer *b, int ncols, const Oid *types);
+extern void lp_rowbuf_add(LpRowBuffer *b, const Datum *values, const char *nulls);
+extern void lp_rowbuf_arrays(LpRowBuffer *b, Datum *arrays, Oid *arraytypes);
+
+#endif							/* LP_ROWBUF_H */
