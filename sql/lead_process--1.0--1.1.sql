@@ -2219,13 +2219,13 @@ BEGIN
 		   f.source, f.campaign, f.lead_type, f.owner, f.bucket
 	  FROM lead_process.metric_history_facts f
 	 WHERE f.lead_id OPERATOR(pg_catalog.=) ANY (leads)
-	   AND f.history_id OPERATOR(pg_catalog.=) ANY (ids);
+	   AND f.history_id IN (SELECT n.id FROM new_history n WHERE n.kind OPERATOR(pg_catalog.<>) 'status');
 
 	INSERT INTO lead_process.metric_lead_reach (lead_id, stage, reached_at, owner, history_id)
 	SELECT r.lead_id, r.stage, r.reached_at, r.owner, r.history_id
 	  FROM lead_process.metric_history_reach r
 	 WHERE r.lead_id OPERATOR(pg_catalog.=) ANY (leads)
-	   AND r.history_id OPERATOR(pg_catalog.=) ANY (ids)
+	   AND r.history_id IN (SELECT n.id FROM new_history n WHERE n.kind OPERATOR(pg_catalog.<>) 'status')
 	 ORDER BY r.history_id
 	ON CONFLICT DO NOTHING;
 
@@ -2236,7 +2236,7 @@ BEGIN
 			   f.owner, f.bucket, f.amount
 		  FROM lead_process.metric_reach_facts f
 		 WHERE f.lead_id OPERATOR(pg_catalog.=) ANY (leads)
-		   AND f.history_id OPERATOR(pg_catalog.=) ANY (ids);
+		   AND f.history_id IN (SELECT n.id FROM new_history n WHERE n.kind OPERATOR(pg_catalog.<>) 'status');
 	END IF;
 	RETURN NULL;
 END
