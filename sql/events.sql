@@ -71,4 +71,38 @@ SELECT lead_process.move(1, 'sal', 'accepted', at => '2026-02-12 00:00+00');
 RESET lead_process.notify;
 SELECT type, payload->>'to_stage' AS to_stage FROM lead_process.event ORDER BY id DESC LIMIT 1;
 
+-- A statement's history rows and events are written by its statement
+-- trigger, once for all its rows; a statement that fails after some rows
+-- (here a trigger of the application's, caught in a subtransaction) leaves
+-- none of them behind, and the next statement writes only its own
+INSERT INTO lead_process.lead (id, stage, stage_changed_at) VALUES
+	(11, 'lead', '2026-03-01 00:00+00'), (12, 'lead', '2026-03-01 00:00+00'),
+	(13, 'lead', '2026-03-01 00:00+00');
+CREATE FUNCTION refuse_12() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.id = 12 THEN RAISE EXCEPTION 'lead 12 is frozen'; END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER refuse_12 AFTER UPDATE ON lead_process.lead FOR EACH ROW EXECUTE FUNCTION refuse_12();
+SELECT count(*) AS history_before FROM lead_process.stage_history \gset
+SELECT count(*) AS events_before FROM lead_process.event \gset
+DO $$
+BEGIN
+	BEGIN
+		UPDATE lead_process.lead SET stage = 'mql' WHERE id IN (11, 12);
+	EXCEPTION WHEN raise_exception THEN
+		RAISE NOTICE 'caught: %', SQLERRM;
+	END;
+	UPDATE lead_process.lead SET stage = 'mql' WHERE id = 13;
+END
+$$;
+SELECT id, stage FROM lead_process.lead WHERE id BETWEEN 11 AND 13 ORDER BY id;
+SELECT count(*) - :history_before AS new_history,
+	   (SELECT count(*) FROM lead_process.event) - :events_before AS new_events,
+	   (SELECT string_agg(lead_id || ':' || to_stage, ' ') FROM lead_process.stage_history
+		 WHERE lead_id BETWEEN 11 AND 13 AND from_stage IS NOT NULL) AS changes
+  FROM lead_process.stage_history;
+DROP TRIGGER refuse_12 ON lead_process.lead;
+DROP FUNCTION refuse_12();
+
 DROP EXTENSION lead_process;

@@ -788,6 +788,22 @@ SELECT pg_catalog.pg_extension_config_dump(
 SELECT pg_catalog.pg_extension_config_dump(
 	pg_catalog.pg_get_serial_sequence('lead_process.assignment', 'id')::pg_catalog.regclass, '');
 
+/*
+ * History rows, outbox events and assignments of a statement on lead are
+ * collected by the row triggers and written once, by this statement trigger
+ * (one INSERT each instead of one per lead).
+ */
+CREATE FUNCTION lead_process.lead_history_flush_trigger() RETURNS trigger
+	LANGUAGE c AS 'MODULE_PATHNAME', 'lp_lead_history_flush_trigger';
+COMMENT ON FUNCTION lead_process.lead_history_flush_trigger() IS
+	'AFTER STATEMENT trigger on lead: writes the stage_history rows, outbox events and assignments the statement''s rows collected';
+CREATE TRIGGER lead_history_flush
+	AFTER INSERT OR UPDATE ON lead_process.lead
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.lead_history_flush_trigger();
+COMMENT ON TRIGGER lead_history_flush ON lead_process.lead IS
+	'Writes the history rows, events and assignments of the statement, one INSERT each';
+REVOKE ALL ON FUNCTION lead_process.lead_history_flush_trigger() FROM PUBLIC;
+
 /* The AFTER trigger also records owner changes now */
 DROP TRIGGER lead_history_update ON lead_process.lead;
 CREATE TRIGGER lead_history_update

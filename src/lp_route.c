@@ -52,6 +52,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "lead_process.h"
@@ -62,7 +63,6 @@
 
 static SPIPlanPtr state_plan = NULL;
 static SPIPlanPtr bump_plan = NULL;
-static SPIPlanPtr assignment_plan = NULL;
 static SPIPlanPtr lead_plan = NULL;
 static SPIPlanPtr lead_lock_plan = NULL;
 static SPIPlanPtr set_owner_plan = NULL;
@@ -485,22 +485,59 @@ static const Oid assign_types[ASSIGN_COLS] = {
 };
 
 static LpRowBuffer *assign_buffer = NULL;
-static int	assign_buffer_depth = 0;
 
-void
-lp_route_buffer_begin(void)
+static void
+assign_xact_callback(XactEvent event, void *arg)
 {
-	if (assign_buffer_depth++ > 0)
-		return;					/* nested batch: the outer one collects */
-	assign_buffer = palloc(sizeof(LpRowBuffer));
-	lp_rowbuf_init(assign_buffer, ASSIGN_COLS, assign_types);
+	(void) arg;
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
+		assign_buffer != NULL && assign_buffer->n > 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("%d assignment rows of this transaction were not written",
+					   assign_buffer->n),
+				errhint("The trigger lead_history_flush on lead_process.lead writes them; do not disable it."));
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		assign_buffer = NULL;	/* freed with TopTransactionContext */
 }
 
-void
-lp_route_buffer_end(void)
+static void
+assign_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
 {
-	if (--assign_buffer_depth == 0)
-		assign_buffer = NULL;
+	(void) mySubid;
+	(void) parentSubid;
+	(void) arg;
+	if (assign_buffer == NULL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		lp_rowbuf_subxact_end(assign_buffer, false);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		lp_rowbuf_subxact_end(assign_buffer, true);
+}
+
+static LpRowBuffer *
+assignments(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(assign_xact_callback, NULL);
+		RegisterSubXactCallback(assign_subxact_callback, NULL);
+		registered = true;
+	}
+	if (assign_buffer == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		assign_buffer = palloc(sizeof(LpRowBuffer));
+		lp_rowbuf_init(assign_buffer, ASSIGN_COLS, assign_types);
+		MemoryContextSwitchTo(old);
+	}
+	return assign_buffer;
 }
 
 /*
@@ -517,7 +554,9 @@ lp_route_buffer_flush(LpProcess *proc)
 	Oid			save_userid;
 	int			save_sec;
 
-	if (b == NULL || assign_buffer_depth > 1 || b->n == 0)
+	/* detached first: what the flush itself may cause collects anew */
+	assign_buffer = NULL;
+	if (b == NULL || b->n == 0)
 		return;
 	lp_rowbuf_arrays(b, args, argtypes);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -557,13 +596,12 @@ lp_route_buffer_flush(LpProcess *proc)
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
-	b->n = 0;
 }
 
 /*
  * lp_record_assignment
- *		Append the owner change to lead_process.assignment and the outbox
- *		(one statement), as the owner of those tables, and announce it.
+ *		Collect the owner change for lead_process.assignment and the outbox;
+ *		the statement's flush trigger writes them (lp_route_buffer_flush()).
  */
 void
 lp_record_assignment(LpProcess *proc, int64 lead_id, const char *previous_owner,
@@ -571,17 +609,9 @@ lp_record_assignment(LpProcess *proc, int64 lead_id, const char *previous_owner,
 					 const char *actor, bool created)
 {
 	LpRouteNote *note = find_note(lead_id);
-	Datum		values[10];
-	char		nulls[10];
-	Oid			argtypes[10] = {
-		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-		TIMESTAMPTZOID, TEXTOID, TEXTOID
-	};
-	Oid			save_userid;
-	int			save_sec;
+	Datum		values[ASSIGN_COLS];
+	char		nulls[ASSIGN_COLS];
 	char	   *changed_by = GetUserNameFromId(GetUserId(), false);
-	int64		event_id;
-	bool		isnull;
 
 	if (!OidIsValid(proc->rep_state_relid))
 		return;
@@ -605,37 +635,7 @@ lp_record_assignment(LpProcess *proc, int64 lead_id, const char *previous_owner,
 #undef TEXT_ARG
 	if (note)
 		hash_search(route_notes, &lead_id, HASH_REMOVE, NULL);
-	if (assign_buffer != NULL)
-	{
-		lp_rowbuf_add(assign_buffer, values, nulls);
-		return;
-	}
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(proc->history_owner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	lp_prepare_kept(&assignment_plan,
-					"WITH a AS (INSERT INTO lead_process.assignment "
-					"(lead_id, owner, previous_owner, stage, cause, rule_id, method, "
-					" assigned_at, changed_by, actor) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *) "
-					ASSIGNMENT_EVENT_SELECT " RETURNING id",
-					10, argtypes);
-	if (SPI_execute_plan(assignment_plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
-		elog(ERROR, "assignment and event insert failed");
-	event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
-
-	/* Ids only: owner names may be personal data */
-	if (lp_notify)
-		Async_Notify("lead_process",
-					 psprintf("{\"id\": " INT64_FORMAT ", \"type\": \"lead_assigned\", \"lead_id\": " INT64_FORMAT "}",
-							  event_id, lead_id));
+	lp_rowbuf_add(assignments(), values, nulls);
 }
 
 /*

@@ -44,9 +44,7 @@ extern void lp_record_assignment(LpProcess *proc, int64 lead_id,
 								 const char *stage, TimestampTz at,
 								 const char *actor, bool created);
 
-/* Collect the assignments of a batch of stage changes, write them at once */
-extern void lp_route_buffer_begin(void);
+/* Write the assignments a statement on lead collected, at once */
 extern void lp_route_buffer_flush(LpProcess *proc);
-extern void lp_route_buffer_end(void);
 
 #endif							/* LP_ROUTE_H */

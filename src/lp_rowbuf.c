@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "utils/array.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -50,6 +51,8 @@ lp_rowbuf_add(LpRowBuffer *b, const Datum *values, const char *nulls)
 	if (b->n == b->cap)
 	{
 		b->cap = Max(64, b->cap * 2);
+		b->levels = b->levels ? repalloc(b->levels, sizeof(int) * b->cap) :
+			palloc(sizeof(int) * b->cap);
 		for (int c = 0; c < b->ncols; c++)
 		{
 			b->values[c] = b->values[c] ? repalloc(b->values[c], sizeof(Datum) * b->cap) :
@@ -68,8 +71,33 @@ lp_rowbuf_add(LpRowBuffer *b, const Datum *values, const char *nulls)
 		b->values[c][b->n] = b->nulls[c][b->n] ? (Datum) 0 :
 			datumCopy(values[c], byval, len);
 	}
+	b->levels[b->n] = GetCurrentTransactionNestLevel();
 	b->n++;
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * lp_rowbuf_subxact_end
+ *		A subtransaction ends (called while it is still the current one):
+ *		rows it added are dropped when it aborts and become its parent's
+ *		when it commits.  Rows are added in time order, so the rows of the
+ *		ending subtransaction (and of any deeper one) come last.
+ */
+void
+lp_rowbuf_subxact_end(LpRowBuffer *b, bool commit)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	while (b->n > 0 && b->levels[b->n - 1] >= level)
+	{
+		if (commit)
+		{
+			for (int i = b->n - 1; i >= 0 && b->levels[i] >= level; i--)
+				b->levels[i] = level - 1;
+			return;
+		}
+		b->n--;
+	}
 }
 
 /*

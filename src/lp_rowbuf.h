@@ -23,10 +23,12 @@ typedef struct LpRowBuffer
 	int			cap;
 	Datum	  **values;			/* [column][row] */
 	bool	  **nulls;
+	int		   *levels;			/* transaction nest level that added the row */
 } LpRowBuffer;
 
 extern void lp_rowbuf_init(LpRowBuffer *b, int ncols, const Oid *types);
 extern void lp_rowbuf_add(LpRowBuffer *b, const Datum *values, const char *nulls);
 extern void lp_rowbuf_arrays(LpRowBuffer *b, Datum *arrays, Oid *arraytypes);
+extern void lp_rowbuf_subxact_end(LpRowBuffer *b, bool commit);
 
 #endif							/* LP_ROWBUF_H */

@@ -337,9 +337,12 @@ event_type(const char *kind)
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15)"
 
 /*
- * While lp_move_leads() runs its batch UPDATE, the history rows (and their
- * events) of the batch are collected here and written by one INSERT when
- * the UPDATE is done, instead of one INSERT per lead.
+ * The history rows (and their events) of a statement on lead are collected
+ * here by the AFTER ROW trigger and written by one INSERT from the AFTER
+ * STATEMENT trigger lead_history_flush, instead of one INSERT per lead.
+ * The buffer lives in the transaction; the rows of a subtransaction that
+ * aborts are dropped with it, and a commit with rows still unwritten (the
+ * flush trigger disabled) fails rather than lose them.
  */
 #define HISTORY_COLS 15
 static const Oid history_types[HISTORY_COLS] = {
@@ -349,6 +352,60 @@ static const Oid history_types[HISTORY_COLS] = {
 };
 
 static LpRowBuffer *lp_history_buffer = NULL;
+
+static void
+history_xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
+		lp_history_buffer != NULL && lp_history_buffer->n > 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("%d stage history rows of this transaction were not written",
+					   lp_history_buffer->n),
+				errhint("The trigger lead_history_flush on lead_process.lead writes them; do not disable it."));
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		lp_history_buffer = NULL;	/* freed with TopTransactionContext */
+}
+
+static void
+history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	(void) mySubid;
+	(void) parentSubid;
+	(void) arg;
+	if (lp_history_buffer == NULL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		lp_rowbuf_subxact_end(lp_history_buffer, false);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		lp_rowbuf_subxact_end(lp_history_buffer, true);
+}
+
+static LpRowBuffer *
+history_buffer(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(history_xact_callback, NULL);
+		RegisterSubXactCallback(history_subxact_callback, NULL);
+		registered = true;
+	}
+	if (lp_history_buffer == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		lp_history_buffer = palloc(sizeof(LpRowBuffer));
+		lp_rowbuf_init(lp_history_buffer, HISTORY_COLS, history_types);
+		MemoryContextSwitchTo(old);
+	}
+	return lp_history_buffer;
+}
 
 /*
  * flush_history
@@ -373,30 +430,35 @@ flush_history(LpProcess *proc, LpRowBuffer *b)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	lp_prepare_kept(&flush_plan,
-					"WITH i AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+					"WITH h AS (INSERT INTO lead_process.stage_history "
+					"(lead_id, from_stage, to_stage, from_status, to_status, "
+					"kind, cause, reason, changed_at, changed_by, actor, owner, score, details) "
+					"SELECT u.lead_id, u.from_stage, u.to_stage, u.from_status, u.to_status, u.kind, "
+					"u.cause, u.reason, u.changed_at, u.changed_by, u.actor, u.owner, u.score, u.details "
+					"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
 					"pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
 					"pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
 					"pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
 					"pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), "
 					"pg_catalog.unnest($15)) WITH ORDINALITY AS u(lead_id, from_stage, to_stage, "
 					"from_status, to_status, kind, cause, reason, changed_at, changed_by, actor, "
-					"owner, score, type, details, ord)), "
-					"h AS (INSERT INTO lead_process.stage_history "
-					"(lead_id, from_stage, to_stage, from_status, to_status, "
-					"kind, cause, reason, changed_at, changed_by, actor, owner, score, details) "
-					"SELECT lead_id, from_stage, to_stage, from_status, to_status, kind, cause, "
-					"reason, changed_at, changed_by, actor, owner, score, details FROM i ORDER BY ord "
+					"owner, score, type, details, ord) ORDER BY u.ord "
 					"RETURNING *) "
 					"INSERT INTO lead_process.event (lead_id, type, occurred_at, payload) "
-					"SELECT h.lead_id, i.type, h.changed_at, pg_catalog.jsonb_build_object("
+					"SELECT h.lead_id, CASE WHEN h.kind OPERATOR(pg_catalog.=) 'create' THEN 'lead_created' "
+					"WHEN h.kind OPERATOR(pg_catalog.=) 'status' THEN 'status_changed' "
+					"WHEN h.kind OPERATOR(pg_catalog.=) 'recycle' THEN 'lead_recycled' "
+					"WHEN h.kind OPERATOR(pg_catalog.=) 'reject' THEN 'lead_recycled' "
+					"WHEN h.kind OPERATOR(pg_catalog.=) 'disqualify' THEN 'lead_disqualified' "
+					"ELSE 'stage_changed' END, h.changed_at, pg_catalog.jsonb_build_object("
 					"'history_id', h.id, 'lead_id', h.lead_id, "
 					"'from_stage', h.from_stage, 'to_stage', h.to_stage, "
 					"'from_status', h.from_status, 'to_status', h.to_status, "
 					"'kind', h.kind, 'cause', h.cause, 'reason', h.reason, "
 					"'owner', h.owner, 'score', h.score, 'changed_at', h.changed_at, "
 					"'changed_by', h.changed_by, 'actor', h.actor, 'details', h.details) "
-					"FROM h JOIN i ON i.lead_id OPERATOR(pg_catalog.=) h.lead_id ORDER BY h.id "
-					"RETURNING id, lead_id, type",
+					"FROM h ORDER BY h.id "
+					"RETURNING id, lead_id, type, payload OPERATOR(pg_catalog.->>) 'to_stage'",
 					HISTORY_COLS, argtypes);
 	if (SPI_execute_plan(flush_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != (uint64) b->n)
@@ -410,16 +472,11 @@ flush_history(LpProcess *proc, LpRowBuffer *b)
 			TupleDesc	td = SPI_tuptable->tupdesc;
 			int64		event_id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
 			int64		lead_id = DatumGetInt64(SPI_getbinval(t, td, 2, &isnull));
-			int			k;
 
-			/* the stage of the event: the batch has one row per lead */
-			for (k = 0; k < b->n; k++)
-				if (DatumGetInt64(b->values[0][k]) == lead_id)
-					break;
 			Async_Notify("lead_process",
 						 psprintf("{\"id\": " INT64_FORMAT ", \"type\": \"%s\", \"lead_id\": " INT64_FORMAT ", \"stage\": \"%s\"}",
 								  event_id, SPI_getvalue(t, td, 3), lead_id,
-								  TextDatumGetCString(b->values[2][k])));
+								  SPI_getvalue(t, td, 4)));
 		}
 	}
 	SPI_finish();
@@ -471,9 +528,9 @@ record_change(LpProcess *proc, const LpChange *c)
 	nulls[14] = c->details ? ' ' : 'n';
 #undef TEXT_ARG
 
-	if (lp_history_buffer != NULL && with_event)
+	if (with_event)
 	{
-		lp_rowbuf_add(lp_history_buffer, values, nulls);
+		lp_rowbuf_add(history_buffer(), values, nulls);
 		return;
 	}
 
@@ -1368,6 +1425,31 @@ lp_lead_history_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
+ * lp_lead_history_flush_trigger
+ *		AFTER INSERT OR UPDATE FOR EACH STATEMENT on lead_process.lead: write
+ *		the history rows, events and assignments the statement's rows
+ *		collected, one statement each.
+ */
+PG_FUNCTION_INFO_V1(lp_lead_history_flush_trigger);
+Datum
+lp_lead_history_flush_trigger(PG_FUNCTION_ARGS)
+{
+	LpProcess  *proc;
+	LpRowBuffer *b;
+
+	lp_check_trigger(fcinfo, "lead_history_flush_trigger", false, false,
+					 LP_TRIG_INSERT | LP_TRIG_UPDATE);
+	proc = lp_process_get();
+	/* detached first: what the flush itself may cause collects anew */
+	b = lp_history_buffer;
+	lp_history_buffer = NULL;
+	if (b != NULL && b->n > 0)
+		flush_history(proc, b);
+	lp_route_buffer_flush(proc);
+	return PointerGetDatum(NULL);
+}
+
+/*
  * lp_history_guard_trigger
  *		BEFORE UPDATE FOR EACH ROW on stage_history: the history is
  *		append-only, for every role.  (Deleting rows, e.g. to erase a lead,
@@ -1480,8 +1562,6 @@ lp_move_leads(int n, int64 *ids, const char **to_stages, TimestampTz *ats,
 	Datum	   *d_ats = palloc(sizeof(Datum) * n);
 	Datum		values[3];
 	Oid			argtypes[3] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
-	LpRowBuffer buffer;
-
 	if (n == 0)
 		return;
 	memset(&ctl, 0, sizeof(ctl));
@@ -1517,23 +1597,15 @@ lp_move_leads(int n, int64 *ids, const char **to_stages, TimestampTz *ats,
 				 "pg_catalog.unnest($3)) AS u(id, s, a) "
 				 "WHERE l.id OPERATOR(pg_catalog.=) u.id",
 				 3, argtypes);
-	lp_rowbuf_init(&buffer, HISTORY_COLS, history_types);
 	PG_TRY();
 	{
 		lp_pending_batch = map;
-		lp_history_buffer = &buffer;
-		lp_route_buffer_begin();
 		if (SPI_execute_plan(batch_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "automatic stage changes failed");
-		lp_history_buffer = NULL;
-		flush_history(lp_process_get(), &buffer);
-		lp_route_buffer_flush(lp_process_get());
 	}
 	PG_FINALLY();
 	{
 		lp_pending_batch = NULL;
-		lp_history_buffer = NULL;
-		lp_route_buffer_end();
 	}
 	PG_END_TRY();
 	SPI_finish();

@@ -59,6 +59,7 @@ SELECT functions_are('lead_process', ARRAY[
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger',
 	'route', 'route_preview', 'accept', 'reject', 'condition_validate_trigger', 'sweep',
+	'lead_history_flush_trigger',
 	'business_time_add', 'business_time_between', 'calendar_validate_trigger',
 	'calendar_hours_validate_trigger', 'calendar_holiday_validate_trigger',
 	'sla_policy_validate_trigger', 'sla_history_trigger', 'sla_attempt_trigger', 'sla_breach',
@@ -619,6 +620,7 @@ $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history
 			  ('lead_process.lead_deleted_trigger()'), ('lead_process.lead_truncated_trigger()'),
 			  ('lead_process.activity_guard_trigger()'),
 			  ('lead_process.condition_validate_trigger()'), ('lead_process.calendar_validate_trigger()'),
+			  ('lead_process.lead_history_flush_trigger()'),
 			  ('lead_process.calendar_hours_validate_trigger()'),
 			  ('lead_process.calendar_holiday_validate_trigger()'),
 			  ('lead_process.sla_policy_validate_trigger()'), ('lead_process.sla_history_trigger()'),
@@ -640,7 +642,7 @@ $$, $$ VALUES ('move', 'v'), ('recycle', 'v'), ('disqualify', 'v'), ('allowed_tr
 
 SELECT triggers_are('lead_process', 'lead',
 					ARRAY['lead_stage_insert', 'lead_stage_update',
-						  'lead_history_insert', 'lead_history_update', 'lead_deleted',
+						  'lead_history_insert', 'lead_history_update', 'lead_history_flush', 'lead_deleted',
 						  'lead_truncated']);
 SELECT triggers_are('lead_process', 'stage_history', ARRAY['history_append_only', 'sla_clocks', 'metric_facts']);
 SELECT triggers_are('lead_process', 'stage', ARRAY['config_changed']);
@@ -679,6 +681,7 @@ $$, $$ VALUES
 	('lead', 'lead_stage_update', 'lead_process.lead_stage_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
 	('lead', 'lead_history_insert', 'lead_process.lead_history_trigger', 'AFTER', 'ROW', 'INSERT', 'O'),
 	('lead', 'lead_history_update', 'lead_process.lead_history_trigger', 'AFTER', 'ROW', 'UPDATE', 'O'),
+	('lead', 'lead_history_flush', 'lead_process.lead_history_flush_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE', 'O'),
 	('stage_history', 'history_append_only', 'lead_process.history_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
 	('stage', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('stage_status', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(595);
+SELECT plan(599);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -175,7 +175,8 @@ SELECT f.n, f.func, f.args, l.level,
 	(62, 'metric_hist_agg', '{smallint,bigint}'::name[], NULL),
 	(63, 'metric_hist_sum', '{bigint[]}'::name[], NULL),
 	(64, 'metric_hist_merge', '{bigint[],bigint[]}'::name[], NULL),
-	(65, 'metric_hist_percentile', '{bigint[],double precision}'::name[], NULL)
+	(65, 'metric_hist_percentile', '{bigint[],double precision}'::name[], NULL),
+	(66, 'lead_history_flush_trigger', '{}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
