@@ -484,61 +484,7 @@ static const Oid assign_types[ASSIGN_COLS] = {
 	TIMESTAMPTZOID, TEXTOID, TEXTOID
 };
 
-static LpRowBuffer *assign_buffer = NULL;
-
-static void
-assign_xact_callback(XactEvent event, void *arg)
-{
-	(void) arg;
-	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
-		assign_buffer != NULL && assign_buffer->n > 0)
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("%d assignment rows of this transaction were not written",
-					   assign_buffer->n),
-				errhint("The trigger lead_history_flush on lead_process.lead writes them; do not disable it."));
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT)
-		assign_buffer = NULL;	/* freed with TopTransactionContext */
-}
-
-static void
-assign_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
-{
-	(void) mySubid;
-	(void) parentSubid;
-	(void) arg;
-	if (assign_buffer == NULL)
-		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		lp_rowbuf_subxact_end(assign_buffer, false);
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-		lp_rowbuf_subxact_end(assign_buffer, true);
-}
-
-static LpRowBuffer *
-assignments(void)
-{
-	static bool registered = false;
-
-	if (!registered)
-	{
-		RegisterXactCallback(assign_xact_callback, NULL);
-		RegisterSubXactCallback(assign_subxact_callback, NULL);
-		registered = true;
-	}
-	if (assign_buffer == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-		assign_buffer = palloc(sizeof(LpRowBuffer));
-		lp_rowbuf_init(assign_buffer, ASSIGN_COLS, assign_types);
-		MemoryContextSwitchTo(old);
-	}
-	return assign_buffer;
-}
+static LpXactRowBuffer assignment_rows = {"assignment", ASSIGN_COLS, assign_types, NULL, false};
 
 /*
  * lp_route_buffer_flush
@@ -548,14 +494,13 @@ void
 lp_route_buffer_flush(LpProcess *proc)
 {
 	static SPIPlanPtr flush_plan = NULL;
-	LpRowBuffer *b = assign_buffer;
+	LpRowBuffer *b = lp_rowbuf_take(&assignment_rows);
 	Oid			argtypes[ASSIGN_COLS];
 	Datum		args[ASSIGN_COLS];
 	Oid			save_userid;
 	int			save_sec;
 
 	/* detached first: what the flush itself may cause collects anew */
-	assign_buffer = NULL;
 	if (b == NULL || b->n == 0)
 		return;
 	lp_rowbuf_arrays(b, args, argtypes);
@@ -635,7 +580,7 @@ lp_record_assignment(LpProcess *proc, int64 lead_id, const char *previous_owner,
 #undef TEXT_ARG
 	if (note)
 		hash_search(route_notes, &lead_id, HASH_REMOVE, NULL);
-	lp_rowbuf_add(assignments(), values, nulls);
+	lp_rowbuf_add(lp_rowbuf_get(&assignment_rows), values, nulls);
 }
 
 /*

@@ -122,3 +122,80 @@ lp_rowbuf_arrays(LpRowBuffer *b, Datum *arrays, Oid *arraytypes)
 		arraytypes[c] = get_array_type(b->types[c]);
 	}
 }
+
+/*
+ * The transaction's buffer: freed with TopTransactionContext; rows of a
+ * subtransaction that aborts are dropped; a commit with rows still
+ * unwritten fails rather than lose them (the statement trigger that writes
+ * them was disabled).
+ */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	LpXactRowBuffer *x = (LpXactRowBuffer *) arg;
+
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
+		x->buf != NULL && x->buf->n > 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("%d %s rows of this transaction were not written", x->buf->n, x->what),
+				errhint("The trigger lead_history_flush on lead_process.lead writes them; do not disable it."));
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		x->buf = NULL;
+}
+
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	LpXactRowBuffer *x = (LpXactRowBuffer *) arg;
+
+	(void) mySubid;
+	(void) parentSubid;
+	if (x->buf == NULL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		lp_rowbuf_subxact_end(x->buf, false);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		lp_rowbuf_subxact_end(x->buf, true);
+}
+
+/*
+ * lp_rowbuf_get
+ *		The transaction's buffer of x, created on first use.
+ */
+LpRowBuffer *
+lp_rowbuf_get(LpXactRowBuffer *x)
+{
+	if (!x->registered)
+	{
+		RegisterXactCallback(xact_callback, x);
+		RegisterSubXactCallback(subxact_callback, x);
+		x->registered = true;
+	}
+	if (x->buf == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		x->buf = palloc(sizeof(LpRowBuffer));
+		lp_rowbuf_init(x->buf, x->ncols, x->types);
+		MemoryContextSwitchTo(old);
+	}
+	return x->buf;
+}
+
+/*
+ * lp_rowbuf_take
+ *		Detach the transaction's buffer of x (NULL when there is none), so
+ *		that rows the caller's writing causes collect in a new one.
+ */
+LpRowBuffer *
+lp_rowbuf_take(LpXactRowBuffer *x)
+{
+	LpRowBuffer *b = x->buf;
+
+	x->buf = NULL;
+	return b;
+}

@@ -26,7 +26,19 @@ typedef struct LpRowBuffer
 	int		   *levels;			/* transaction nest level that added the row */
 } LpRowBuffer;
 
+/* A buffer that lives for one transaction, created on first use */
+typedef struct LpXactRowBuffer
+{
+	const char *what;			/* "stage history", for the error message */
+	int			ncols;
+	const Oid  *types;
+	LpRowBuffer *buf;			/* NULL: nothing collected in this transaction */
+	bool		registered;
+} LpXactRowBuffer;
+
 extern void lp_rowbuf_init(LpRowBuffer *b, int ncols, const Oid *types);
+extern LpRowBuffer *lp_rowbuf_get(LpXactRowBuffer *x);
+extern LpRowBuffer *lp_rowbuf_take(LpXactRowBuffer *x);
 extern void lp_rowbuf_add(LpRowBuffer *b, const Datum *values, const char *nulls);
 extern void lp_rowbuf_arrays(LpRowBuffer *b, Datum *arrays, Oid *arraytypes);
 extern void lp_rowbuf_subxact_end(LpRowBuffer *b, bool commit);

@@ -340,9 +340,7 @@ event_type(const char *kind)
  * The history rows (and their events) of a statement on lead are collected
  * here by the AFTER ROW trigger and written by one INSERT from the AFTER
  * STATEMENT trigger lead_history_flush, instead of one INSERT per lead.
- * The buffer lives in the transaction; the rows of a subtransaction that
- * aborts are dropped with it, and a commit with rows still unwritten (the
- * flush trigger disabled) fails rather than lose them.
+ * The buffer lives in the transaction (lp_rowbuf.c).
  */
 #define HISTORY_COLS 15
 static const Oid history_types[HISTORY_COLS] = {
@@ -351,61 +349,7 @@ static const Oid history_types[HISTORY_COLS] = {
 	JSONBOID
 };
 
-static LpRowBuffer *lp_history_buffer = NULL;
-
-static void
-history_xact_callback(XactEvent event, void *arg)
-{
-	(void) arg;
-	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
-		lp_history_buffer != NULL && lp_history_buffer->n > 0)
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("%d stage history rows of this transaction were not written",
-					   lp_history_buffer->n),
-				errhint("The trigger lead_history_flush on lead_process.lead writes them; do not disable it."));
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT)
-		lp_history_buffer = NULL;	/* freed with TopTransactionContext */
-}
-
-static void
-history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
-{
-	(void) mySubid;
-	(void) parentSubid;
-	(void) arg;
-	if (lp_history_buffer == NULL)
-		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		lp_rowbuf_subxact_end(lp_history_buffer, false);
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-		lp_rowbuf_subxact_end(lp_history_buffer, true);
-}
-
-static LpRowBuffer *
-history_buffer(void)
-{
-	static bool registered = false;
-
-	if (!registered)
-	{
-		RegisterXactCallback(history_xact_callback, NULL);
-		RegisterSubXactCallback(history_subxact_callback, NULL);
-		registered = true;
-	}
-	if (lp_history_buffer == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-		lp_history_buffer = palloc(sizeof(LpRowBuffer));
-		lp_rowbuf_init(lp_history_buffer, HISTORY_COLS, history_types);
-		MemoryContextSwitchTo(old);
-	}
-	return lp_history_buffer;
-}
+static LpXactRowBuffer history_rows = {"stage history", HISTORY_COLS, history_types, NULL, false};
 
 /*
  * flush_history
@@ -530,7 +474,7 @@ record_change(LpProcess *proc, const LpChange *c)
 
 	if (with_event)
 	{
-		lp_rowbuf_add(history_buffer(), values, nulls);
+		lp_rowbuf_add(lp_rowbuf_get(&history_rows), values, nulls);
 		return;
 	}
 
@@ -1441,8 +1385,7 @@ lp_lead_history_flush_trigger(PG_FUNCTION_ARGS)
 					 LP_TRIG_INSERT | LP_TRIG_UPDATE);
 	proc = lp_process_get();
 	/* detached first: what the flush itself may cause collects anew */
-	b = lp_history_buffer;
-	lp_history_buffer = NULL;
+	b = lp_rowbuf_take(&history_rows);
 	if (b != NULL && b->n > 0)
 		flush_history(proc, b);
 	lp_route_buffer_flush(proc);
