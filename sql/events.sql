@@ -104,5 +104,13 @@ SELECT count(*) - :history_before AS new_history,
   FROM lead_process.stage_history;
 DROP TRIGGER refuse_12 ON lead_process.lead;
 DROP FUNCTION refuse_12();
+-- with the statement trigger that writes them disabled, a transaction
+-- that changed stages cannot commit (nothing is lost silently)
+ALTER TABLE lead_process.lead DISABLE TRIGGER lead_history_flush;
+BEGIN;
+UPDATE lead_process.lead SET stage = 'mql' WHERE id = 11;
+COMMIT;
+ALTER TABLE lead_process.lead ENABLE TRIGGER lead_history_flush;
+SELECT stage FROM lead_process.lead WHERE id = 11;
 
 DROP EXTENSION lead_process;

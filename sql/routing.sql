@@ -181,6 +181,20 @@ SELECT lead_process.route(301);
 SELECT lead_process.move(301, 'mql');
 SELECT owner FROM lead_process.lead WHERE id = 301;
 UPDATE lead_process.queue SET is_default = true WHERE name = 'unassigned';
+-- a rule or territory that arrives without its validation (a restore or
+-- replication applies rows with triggers off) is ignored with a WARNING:
+-- the rule is not tried, the rep gets no leads
+SET client_min_messages = warning;
+SET session_replication_role = replica;
+INSERT INTO lead_process.routing_rule (name, priority, condition, team)
+VALUES ('smuggled', 1, '{"attribute": "shoe_size", "op": "=", "value": 42}', 'emea');
+UPDATE lead_process.rep SET territory = '{"attribute": "country", "op": "near", "value": "DE"}' WHERE name = 'carl';
+RESET session_replication_role;
+UPDATE lead_process.team SET description = 'Europe' WHERE name = 'emea';	-- a config change: reload
+SELECT s->>'rule' AS rule, s->'candidates' AS candidates
+  FROM jsonb_array_elements(lead_process.route_preview(2) -> 'steps') s;
+DELETE FROM lead_process.routing_rule WHERE name = 'smuggled';
+UPDATE lead_process.rep SET territory = NULL WHERE name = 'carl';
 -- an error leaves no assignment and no routing state behind
 SELECT count(*) AS assignments_before FROM lead_process.assignment \gset
 SELECT sum(assigned) AS assigned_before FROM lead_process.rep_state \gset

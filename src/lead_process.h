@@ -45,6 +45,8 @@ extern void lp_check_trigger(FunctionCallInfo fcinfo, const char *funcname,
 							 bool before, bool row, int events);
 
 /* lp_stage.c */
+extern int64 lp_lead_id_arg(FunctionCallInfo fcinfo);
+extern void lp_lead_not_found(int64 lead_id);
 
 extern void lp_move_leads(int n, int64 *ids, const char **to_stages,
 						  TimestampTz *ats, const char **causes, Jsonb **details);

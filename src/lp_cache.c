@@ -193,15 +193,62 @@ spi_run(const char *sql)
 }
 
 /*
+ * compile_condition_or_warn
+ *		Compile a condition column of the current SPI row (with fit, one of a
+ *		fit rule: profile attributes only).  Conditions are validated when
+ *		written, but rows that arrive without their triggers (a restore,
+ *		logical replication) skip that check: a condition that no longer
+ *		compiles is reported with a WARNING and NULL is returned with *ok =
+ *		false, instead of failing every write of a lead.  Catching the error
+ *		without a subtransaction is safe here: compiling only allocates
+ *		memory and raises ereport(ERROR); it takes no lock, buffer or other
+ *		resource that abort would release.
+ */
+static LpCondition *
+compile_condition_or_warn(uint64 row, int col, TupleDesc lead_desc, bool fit,
+						  const char *what, const char *hint, bool *ok)
+{
+	bool		isnull;
+	Datum		d;
+	LpCondition *cond = NULL;
+	MemoryContext before = CurrentMemoryContext;
+
+	*ok = true;
+	d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+	if (isnull)
+		return NULL;
+	PG_TRY();
+	{
+		cond = lp_condition_compile(DatumGetJsonbPCopy(d));
+		if (fit)
+			lp_fit_condition_check(cond);
+		lp_condition_bind(cond, lead_desc);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(before);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("%s is ignored: %s", what, edata->message),
+				errhint("%s", hint));
+		FreeErrorData(edata);
+		cond = NULL;
+		*ok = false;
+	}
+	PG_END_TRY();
+	return cond;
+}
+
+/*
  * load_fit_rules
  *		Compile the active fit rules and bind them to the lead row type.
  *
- * The conditions were validated when written, but rows that arrive without
- * their triggers (a restore, logical replication) skip that check.  A rule
- * that no longer compiles is skipped with a WARNING instead of failing every
- * write of a lead.  Catching the error without a subtransaction is safe
- * here: compiling only allocates memory in cxt and raises ereport(ERROR);
- * it takes no lock, buffer or other resource that abort would release.
+ * A rule whose condition no longer compiles is skipped with a WARNING
+ * (compile_condition_or_warn()).
  */
 static void
 load_fit_rules(LpProcess *proc, MemoryContext cxt)
@@ -220,37 +267,18 @@ load_fit_rules(LpProcess *proc, MemoryContext cxt)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		Datum		d;
+		bool		ok;
 		LpFitRule  *r = &proc->fitrules[proc->nfitrules];
-		MemoryContext before = CurrentMemoryContext;
 
-		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		r->id = DatumGetInt64(d);
-		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
-		r->points = DatumGetInt32(d);
-		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
-		PG_TRY();
-		{
-			r->condition = lp_condition_compile(DatumGetJsonbPCopy(d));
-			lp_fit_condition_check(r->condition);
-			lp_condition_bind(r->condition, tupdesc);
+		r->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		r->points = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		r->condition = compile_condition_or_warn(i, 2, tupdesc, true,
+												 psprintf("fit rule %s (\"%s\")",
+														  spi_text(i, 1), spi_text(i, 4)),
+												 "Correct the rule's condition in lead_process.fit_rule.",
+												 &ok);
+		if (ok && r->condition != NULL)
 			proc->nfitrules++;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(before);
-			edata = CopyErrorData();
-			FlushErrorState();
-			ereport(WARNING,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("fit rule %s (\"%s\") is ignored: %s",
-						   spi_text(i, 1), spi_text(i, 4), edata->message),
-					errhint("Correct the rule's condition in lead_process.fit_rule."));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
 	}
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -309,49 +337,6 @@ load_behaviour_rules(LpProcess *proc, MemoryContext cxt)
  *		only write leads still gets the process it must obey.
  */
 /*
- * compile_condition_or_warn
- *		Compile a condition column of the current SPI row for routing; a
- *		condition that no longer compiles (it arrived without its validation
- *		trigger) is reported and NULL is returned with *ok = false.
- */
-static LpCondition *
-compile_condition_or_warn(uint64 row, int col, TupleDesc lead_desc,
-						  const char *what, bool *ok)
-{
-	bool		isnull;
-	Datum		d;
-	LpCondition *cond = NULL;
-	MemoryContext before = CurrentMemoryContext;
-
-	*ok = true;
-	d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
-	if (isnull)
-		return NULL;
-	PG_TRY();
-	{
-		cond = lp_condition_compile(DatumGetJsonbPCopy(d));
-		lp_condition_bind(cond, lead_desc);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(before);
-		edata = CopyErrorData();
-		FlushErrorState();
-		ereport(WARNING,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("%s is ignored: %s", what, edata->message),
-				errhint("Correct the condition."));
-		FreeErrorData(edata);
-		cond = NULL;
-		*ok = false;
-	}
-	PG_END_TRY();
-	return cond;
-}
-
-/*
  * load_routing
  *		Teams, reps with their territories and capacities, queues and the
  *		active routing rules (version 1.1).
@@ -407,9 +392,9 @@ load_routing(LpProcess *proc, MemoryContext cxt)
 		r->has_away = !isnull;
 		r->away_until = isnull ? 0 : DatumGetTimestampTz(d);
 		r->weight = pg_strtoint32(spi_text(i, 5));
-		r->territory = compile_condition_or_warn(i, 6, lead_desc,
+		r->territory = compile_condition_or_warn(i, 6, lead_desc, false,
 												 psprintf("territory of rep \"%s\"", r->name),
-												 &ok);
+												 "Correct the territory in lead_process.rep.", &ok);
 		if (!ok)
 			r->active = false;	/* never route by a condition we cannot read */
 		r->capacity = palloc(sizeof(int32) * Max(proc->nstages, 1));
@@ -454,9 +439,10 @@ load_routing(LpProcess *proc, MemoryContext cxt)
 
 		r->id = pg_strtoint64(spi_text(i, 1));
 		r->name = spi_text(i, 2);
-		r->condition = compile_condition_or_warn(i, 3, lead_desc,
+		r->condition = compile_condition_or_warn(i, 3, lead_desc, false,
 												 psprintf("routing rule %s (\"%s\")",
 														  spi_text(i, 1), r->name),
+												 "Correct the rule's condition in lead_process.routing_rule.",
 												 &ok);
 		if (!ok)
 			continue;

@@ -618,9 +618,7 @@ fetch_lead(int64 lead_id, bool lock, TupleDesc *tupdesc)
 	if (SPI_execute_plan(lock ? lead_lock_plan : lead_plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading lead " INT64_FORMAT " failed", lead_id);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				errcode(ERRCODE_NO_DATA_FOUND),
-				errmsg("lead " INT64_FORMAT " does not exist", lead_id));
+		lp_lead_not_found(lead_id);
 	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	desc = lp_row_tuple(DatumGetHeapTupleHeader(row), &tmp);
 	old = MemoryContextSwitchTo(caller);
@@ -670,11 +668,7 @@ static int64
 lead_id_arg(FunctionCallInfo fcinfo, LpProcess *proc)
 {
 	require_routing(proc);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("lead_id must not be null"));
-	return PG_GETARG_INT64(0);
+	return lp_lead_id_arg(fcinfo);
 }
 
 /*

@@ -1412,8 +1412,8 @@ lp_history_guard_trigger(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();			/* keep compiler quiet */
 }
 
-static void
-lead_not_found(int64 lead_id)
+void
+lp_lead_not_found(int64 lead_id)
 {
 	ereport(ERROR,
 			errcode(ERRCODE_NO_DATA_FOUND),
@@ -1474,7 +1474,7 @@ move_internal(int64 lead_id, const char *to_stage, const char *reason,
 			if (rc != SPI_OK_SELECT)
 				elog(ERROR, "lead lookup failed: %s", SPI_result_code_string(rc));
 			if (SPI_processed == 0)
-				lead_not_found(lead_id);
+				lp_lead_not_found(lead_id);
 		}
 	}
 	PG_FINALLY();
@@ -1579,7 +1579,7 @@ locked_stage(int64 lead_id)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "lead lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
-		lead_not_found(lead_id);
+		lp_lead_not_found(lead_id);
 	stage = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	stage = MemoryContextStrdup(caller, stage);
 	SPI_finish();
@@ -1592,8 +1592,8 @@ text_arg(FunctionCallInfo fcinfo, int n)
 	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
-static int64
-lead_arg(FunctionCallInfo fcinfo)
+int64
+lp_lead_id_arg(FunctionCallInfo fcinfo)
 {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1610,7 +1610,7 @@ PG_FUNCTION_INFO_V1(lp_move);
 Datum
 lp_move(PG_FUNCTION_ARGS)
 {
-	int64		lead_id = lead_arg(fcinfo);
+	int64		lead_id = lp_lead_id_arg(fcinfo);
 	char	   *to_stage = text_arg(fcinfo, 1);
 
 	if (to_stage == NULL)
@@ -1632,7 +1632,7 @@ lp_move(PG_FUNCTION_ARGS)
 static Datum
 move_along(FunctionCallInfo fcinfo, bool disqualify)
 {
-	int64		lead_id = lead_arg(fcinfo);
+	int64		lead_id = lp_lead_id_arg(fcinfo);
 	char	   *reason = text_arg(fcinfo, 1);
 	const char *verb = disqualify ? "disqualified" : "recycled";
 	char	   *stage;
