@@ -24,9 +24,9 @@ PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 # CI and developers add LP_CFLAGS="-Werror -DUSE_ASSERT_CHECKING"
 PG_CFLAGS = -Wall -Wextra $(LP_CFLAGS)
 
-REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring scoring_time events routing row_security calendar sla metrics upgrade
+REGRESS = install stage_machine statuses recycle errors privileges conditions fit_score scoring scoring_time scoring_deferred events routing row_security calendar sla metrics upgrade
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/lead_process.conf
-ISOLATION = stage_race config_cache events score_race ingest_races handoff_race calendar_cache sla_sweep_race metrics_rollup
+ISOLATION = stage_race config_cache events score_race deferred_score ingest_races handoff_race calendar_cache sla_sweep_race metrics_rollup
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso \
 	--temp-instance=./tmp_check_iso --temp-config=test/lead_process.conf
 TAP_TESTS = 1

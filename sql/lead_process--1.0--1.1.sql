@@ -281,18 +281,38 @@ CREATE TRIGGER activity_score
 COMMENT ON TRIGGER activity_score ON lead_process.activity IS
 	'Scores each INSERT or COPY of activities in one pass';
 
+/*
+ * Deferred scoring (lead_process.defer_scoring = on): the activity trigger
+ * only locks the leads FOR KEY SHARE and queues the statement's activity
+ * ids here (as runs of consecutive ids), one row per statement; score_pending() (and sweep()) score
+ * them.  No index: score_pending() takes rows with SKIP LOCKED in
+ * physical order and deletes them.
+ */
+CREATE TABLE lead_process.score_queue (
+	first_ids bigint[] NOT NULL,
+	last_ids  bigint[] NOT NULL,
+	queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CHECK (pg_catalog.cardinality(first_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(last_ids))
+);
+-- deletes of a published score_queue replicate without a key
+ALTER TABLE lead_process.score_queue REPLICA IDENTITY FULL;
+COMMENT ON TABLE lead_process.score_queue IS
+	'Activities inserted with lead_process.defer_scoring on and not scored yet, one row per statement; score_pending() scores and deletes them';
+COMMENT ON COLUMN lead_process.score_queue.first_ids IS 'The statement''s activity ids as runs of consecutive ids: the first id of each run';
+COMMENT ON COLUMN lead_process.score_queue.last_ids IS 'The last id of each run (first_ids[i] .. last_ids[i])';
+COMMENT ON COLUMN lead_process.score_queue.queued_at IS 'When the statement''s transaction started';
+SELECT pg_catalog.pg_extension_config_dump('lead_process.score_queue', '');
+
+CREATE FUNCTION lead_process.score_pending(max_statements integer DEFAULT NULL) RETURNS bigint
+	LANGUAGE c VOLATILE
+	AS 'MODULE_PATHNAME', 'lp_score_pending';
+COMMENT ON FUNCTION lead_process.score_pending(integer) IS
+	'Scores the activities queued with lead_process.defer_scoring on, as the activity trigger would have (caps, promotions dated at the latest activity), taking up to max_statements queued statements (NULL: all) that no other call holds; returns how many activities it scored. sweep() calls it';
+
 CREATE FUNCTION lead_process.lead_deleted_trigger() RETURNS trigger
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	DELETE FROM lead_process.activity a
-	 WHERE a.lead_id IN (SELECT o.id FROM old_lead o);
-	RETURN NULL;
-END
-$$;
+	LANGUAGE c AS 'MODULE_PATHNAME', 'lp_lead_deleted_trigger';
 COMMENT ON FUNCTION lead_process.lead_deleted_trigger() IS
-	'AFTER DELETE statement trigger on lead: deletes the activities of the deleted leads';
+	'AFTER DELETE statement trigger on lead: deletes the activities of the deleted leads, including those a deferred-scoring writer committed while the delete waited (a REPEATABLE READ or SERIALIZABLE transaction that cannot see them fails with a serialization error)';
 CREATE TRIGGER lead_deleted
 	AFTER DELETE ON lead_process.lead
 	REFERENCING OLD TABLE AS old_lead
@@ -388,6 +408,7 @@ REVOKE ALL ON FUNCTION lead_process.lead_deleted_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.lead_truncated_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.activity_guard_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.rescore_behaviour(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.score_pending(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.score_explain(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.decayed_points(double precision, bigint, interval, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.current_score(lead_process.lead, timestamptz) FROM PUBLIC;
@@ -891,11 +912,14 @@ DECLARE
 	reassigned bigint := 0;
 	recycled bigint := 0;
 	failed bigint := 0;
+	scored bigint;
 	msg text;
 BEGIN
 	IF as_of IS NULL THEN
 		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	/* queued activities first: their promotions start SLA clocks */
+	scored := lead_process.score_pending();
 	/*
 	 * SLA breaches first: sla_breach() locks the calendars before any lead,
 	 * the lock order of every path that writes clocks.  An action that fails
@@ -946,6 +970,9 @@ BEGIN
 		stale := stale OPERATOR(pg_catalog.+) 1;
 	END LOOP;
 
+	action := 'activities-scored';
+	leads := scored;
+	RETURN NEXT;
 	action := 'recycled-stale';
 	leads := stale;
 	RETURN NEXT;
@@ -968,7 +995,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION lead_process.sweep(timestamptz) IS
-	'Time-driven work as of the given time: marks SLA clocks due by then as breached and applies their policies'' actions, recycles leads that stayed in a stage with stale_after without activity or contact (reason stale), and folds the metric deltas (fold_metrics()); returns what it did. Safe to run concurrently; schedule it with pg_cron or the lead_process worker';
+	'Time-driven work as of the given time: scores the activities queued with lead_process.defer_scoring on (score_pending(); row activities-scored counts activities, the others leads), marks SLA clocks due by then as breached and applies their policies'' actions, recycles leads that stayed in a stage with stale_after without activity or contact (reason stale), and folds the metric deltas (fold_metrics()); returns what it did. Safe to run concurrently; schedule it with pg_cron or the lead_process worker';
 
 REVOKE ALL ON FUNCTION lead_process.sweep(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.condition_validate_trigger() FROM PUBLIC;
@@ -1090,7 +1117,8 @@ BEGIN
 				   'lead_process.ack_events(text, bigint), '
 				   'lead_process.route(bigint, boolean, text, timestamptz), '
 				   'lead_process.accept(bigint, text, timestamptz), '
-				   'lead_process.reject(bigint, text, text, timestamptz) TO %s', role);
+				   'lead_process.reject(bigint, text, text, timestamptz), '
+				   'lead_process.score_pending(integer) TO %s', role);
 	EXECUTE format('GRANT UPDATE ON lead_process.event_consumer TO %s', role);
 END
 $$;

@@ -29,6 +29,7 @@ PG_MODULE_MAGIC;
 char	   *lp_actor = NULL;
 int			lp_max_future_skew = 3600;
 bool		lp_notify = true;
+bool		lp_defer_scoring = false;
 
 void		_PG_init(void);
 
@@ -60,6 +61,17 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("lead_process.defer_scoring",
+							 "Queues new activities for lead_process.score_pending() instead of scoring them at once.",
+							 "On, an INSERT or COPY of activities only checks that their leads exist (a KEY SHARE lock, as a foreign key takes: "
+							 "writers for one lead do not wait for each other) and queues them; scores and promotions follow when "
+							 "score_pending() or sweep() runs.",
+							 &lp_defer_scoring,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("lead_process.notify",
 							 "Announces each event with NOTIFY on channel lead_process.",

@@ -37,6 +37,7 @@
 extern char *lp_actor;
 extern int	lp_max_future_skew;
 extern bool lp_notify;
+extern bool lp_defer_scoring;
 
 /* lead_process.c */
 extern SPIPlanPtr lp_prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs,

@@ -29,7 +29,13 @@
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -39,11 +45,15 @@
 #include "executor/tuptable.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/hsearch.h"
 #include "utils/numeric.h"
 #include "utils/tuplestore.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
 #include "lead_process.h"
@@ -738,24 +748,128 @@ apply_caps(const LpBehaviourRule *r, int32 matched, int32 given, int32 n)
 	return (int32) points;
 }
 
+static void activity_lead_missing(int64 lead_id, Relation rel) pg_attribute_noreturn();
+
 /*
- * lp_activity_score_trigger
- *		AFTER INSERT FOR EACH STATEMENT on activity, REFERENCING NEW TABLE.
+ * A batch of activities being scored: the matches per lead and rule.  The
+ * statement trigger fills it from the transition table, score_pending()
+ * from the queue of deferred activities; score_batch_apply() then does
+ * steps 2 and 3 described above, the same way for both.
  */
-PG_FUNCTION_INFO_V1(lp_activity_score_trigger);
-Datum
-lp_activity_score_trigger(PG_FUNCTION_ARGS)
+typedef struct ScoreBatch
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	LpProcess  *proc;
-	TupleDesc	tupdesc;
-	TupleTableSlot *slot;
 	HTAB	   *leads;
+	MemoryContext cxt;			/* where the batch's data lives */
+	MemoryContext rowcxt;		/* reset after every row */
+	int64		nrows;
+} ScoreBatch;
+
+static void
+score_batch_init(ScoreBatch *b, LpProcess *proc)
+{
 	HASHCTL		ctl;
-	AttrNumber	att_lead,
-				att_type,
-				att_props,
-				att_at;
+
+	b->proc = proc;
+	b->cxt = CurrentMemoryContext;
+	b->nrows = 0;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(LeadBatch);
+	ctl.hcxt = b->cxt;
+	b->leads = hash_create("lead_process activity batch", 1024, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	b->rowcxt = AllocSetContextCreate(b->cxt,
+									  "lead_process activity row",
+									  ALLOCSET_DEFAULT_SIZES);
+}
+
+/*
+ * score_batch_add
+ *		Match one activity to its first behaviour rule and count it for its
+ *		lead.  type and props are the activity's columns (props may be NULL).
+ */
+static void
+score_batch_add(ScoreBatch *b, int64 lead_id, TimestampTz at, Datum type,
+				Datum props, bool props_null)
+{
+	LpProcess  *proc = b->proc;
+	int			nrules = proc->nbehaviourrules;
+	LeadBatch  *lb;
+	bool		found;
+	int			rule = -1;
+	MemoryContext oldcxt = MemoryContextSwitchTo(b->cxt);
+
+	b->nrows++;
+	lb = hash_search(b->leads, &lead_id, HASH_ENTER, &found);
+	if (!found)
+	{
+		lb->matches = NULL;
+		lb->times = NULL;
+		lb->last_at = at;
+		lb->fast_track = -1;
+		lb->fast_rule = -1;
+	}
+	else if (at > lb->last_at)
+		lb->last_at = at;
+	if (nrules > 0)
+	{
+		/* matching allocates (detoasting, jsonb lookups): per row */
+		MemoryContextSwitchTo(b->rowcxt);
+		rule = match_rule(proc, DatumGetTextPP(type),
+						  props_null ? NULL : DatumGetJsonbP(props));
+		MemoryContextSwitchTo(b->cxt);
+		MemoryContextReset(b->rowcxt);
+	}
+	if (rule >= 0)
+	{
+		int			ft = proc->behaviourrules[rule].fast_track_to;
+
+		const LpBehaviourRule *r = &proc->behaviourrules[rule];
+
+		if (lb->matches == NULL)
+			lb->matches = palloc0(sizeof(int32) * nrules);
+		lb->matches[rule]++;
+		if (r->min_interval > 0 || r->half_life > 0)
+		{
+			RuleTimes  *rt;
+
+			if (lb->times == NULL)
+				lb->times = palloc0(sizeof(RuleTimes) * nrules);
+			rt = &lb->times[rule];
+			if (rt->n == rt->cap)
+			{
+				rt->cap = Max(4, rt->cap * 2);
+				rt->t = rt->t ? repalloc(rt->t, sizeof(TimestampTz) * rt->cap) :
+					palloc(sizeof(TimestampTz) * rt->cap);
+			}
+			rt->t[rt->n++] = at;
+		}
+		if (ft >= 0 && (lb->fast_track < 0 ||
+						proc->stages[ft].position > proc->stages[lb->fast_track].position))
+		{
+			lb->fast_track = ft;
+			lb->fast_rule = rule;
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * score_batch_apply
+ *		Lock the batch's leads in id order, add the points within the caps,
+ *		write each changed lead once and make the promotions that the new
+ *		scores and fast-track rules ask for.  A lead that does not exist is
+ *		an error (errrel names the table in it), or is skipped when
+ *		missing_ok (the activities of a lead deleted since they were queued
+ *		went with it).  Not connected to SPI on entry.
+ */
+static void
+score_batch_apply(ScoreBatch *b, bool missing_ok, Relation errrel)
+{
+	LpProcess  *proc = b->proc;
+	HTAB	   *leads = b->leads;
+	int			nrules = proc->nbehaviourrules;
 	Promotion  *promotions;
 	int			npromotions = 0;
 	SPITupleTable *locked;
@@ -763,7 +877,6 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int64	   *ids;
 	int			nleads;
-	int			nrules;
 	HASH_SEQ_STATUS seq;
 	LeadBatch  *lb;
 	Datum	   *u_ids;
@@ -772,110 +885,10 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 	int			nupdates = 0;
 	Oid			save_userid;
 	int			save_sec;
-	MemoryContext rowcxt;
-
-	lp_check_trigger(fcinfo, "activity_score_trigger", false, false,
-					 LP_TRIG_INSERT);
-	if (trigdata->tg_newtable == NULL)
-		ereport(ERROR,
-				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				errmsg("function \"%s\" must be fired with REFERENCING NEW TABLE",
-					   "activity_score_trigger"));
-	proc = lp_process_get();
-	nrules = proc->nbehaviourrules;
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	att_lead = SPI_fnumber(tupdesc, "lead_id");
-	att_type = SPI_fnumber(tupdesc, "type");
-	att_props = SPI_fnumber(tupdesc, "properties");
-	att_at = SPI_fnumber(tupdesc, "occurred_at");
-	if (att_lead <= 0 || att_type <= 0 || att_props <= 0 || att_at <= 0)
-		ereport(ERROR,
-				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				errmsg("function \"%s\" must be fired for table \"lead_process.activity\"",
-					   "activity_score_trigger"));
-
-	/* 1. Count matches per lead and rule */
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(LeadBatch);
-	ctl.hcxt = CurrentMemoryContext;
-	leads = hash_create("lead_process activity batch", 1024, &ctl,
-						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	slot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext,
-								   "lead_process activity row",
-								   ALLOCSET_DEFAULT_SIZES);
-	tuplestore_rescan(trigdata->tg_newtable);
-	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
-	{
-		bool		isnull;
-		int64		lead_id = DatumGetInt64(slot_getattr(slot, att_lead, &isnull));
-		bool		found;
-		int			rule = -1;
-
-		TimestampTz at = DatumGetTimestampTz(slot_getattr(slot, att_at, &isnull));
-
-		lb = hash_search(leads, &lead_id, HASH_ENTER, &found);
-		if (!found)
-		{
-			lb->matches = NULL;
-			lb->times = NULL;
-			lb->last_at = at;
-			lb->fast_track = -1;
-			lb->fast_rule = -1;
-		}
-		else if (at > lb->last_at)
-			lb->last_at = at;
-		if (nrules > 0)
-		{
-			/* matching allocates (detoasting, jsonb lookups): per row */
-			MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-			Datum		type = slot_getattr(slot, att_type, &isnull);
-			Datum		props = slot_getattr(slot, att_props, &isnull);
-
-			rule = match_rule(proc, DatumGetTextPP(type),
-							  isnull ? NULL : DatumGetJsonbP(props));
-			MemoryContextSwitchTo(oldcxt);
-			MemoryContextReset(rowcxt);
-		}
-		if (rule >= 0)
-		{
-			int			ft = proc->behaviourrules[rule].fast_track_to;
-
-			const LpBehaviourRule *r = &proc->behaviourrules[rule];
-
-			if (lb->matches == NULL)
-				lb->matches = palloc0(sizeof(int32) * nrules);
-			lb->matches[rule]++;
-			if (r->min_interval > 0 || r->half_life > 0)
-			{
-				RuleTimes  *rt;
-
-				if (lb->times == NULL)
-					lb->times = palloc0(sizeof(RuleTimes) * nrules);
-				rt = &lb->times[rule];
-				if (rt->n == rt->cap)
-				{
-					rt->cap = Max(4, rt->cap * 2);
-					rt->t = rt->t ? repalloc(rt->t, sizeof(TimestampTz) * rt->cap) :
-						palloc(sizeof(TimestampTz) * rt->cap);
-				}
-				rt->t[rt->n++] = at;
-			}
-			if (ft >= 0 && (lb->fast_track < 0 ||
-							proc->stages[ft].position > proc->stages[lb->fast_track].position))
-			{
-				lb->fast_track = ft;
-				lb->fast_rule = rule;
-			}
-		}
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	MemoryContextDelete(rowcxt);
 
 	nleads = (int) hash_get_num_entries(leads);
 	if (nleads == 0)
-		return PointerGetDatum(NULL);
+		return;
 	ids = palloc(sizeof(int64) * nleads);
 	nleads = 0;
 	hash_seq_init(&seq, leads);
@@ -937,7 +950,9 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 			bool		recycled_null;
 
 			/* The rows come in id order: a gap is a missing lead */
-			if (ids[found] != id)
+			while (found < nleads && ids[found] < id && missing_ok)
+				found++;
+			if (found >= nleads || ids[found] != id)
 				break;			/* reported below */
 			found++;
 
@@ -1024,18 +1039,8 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 			}
 			nupdates++;
 		}
-		if (found < nleads)
-		{
-			int64		missing = ids[found];
-
-			ereport(ERROR,
-					errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-					errmsg("lead " INT64_FORMAT " does not exist", missing),
-					errdetail("An activity was inserted for lead " INT64_FORMAT ", which is not in lead_process.lead.",
-							  missing),
-					errhint("Insert the lead first, in the same transaction if need be."),
-					errtable(trigdata->tg_relation));
-		}
+		if (found < nleads && !missing_ok)
+			activity_lead_missing(ids[found], errrel);
 	}
 
 	/* One UPDATE for every lead whose score or tally changed */
@@ -1084,8 +1089,404 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
-	hash_destroy(leads);
+}
+
+/*
+ * activity_lead_missing
+ *		The error for an activity whose lead does not exist.
+ */
+static void
+activity_lead_missing(int64 lead_id, Relation rel)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			errmsg("lead " INT64_FORMAT " does not exist", lead_id),
+			errdetail("An activity was inserted for lead " INT64_FORMAT ", which is not in lead_process.lead.",
+					  lead_id),
+			errhint("Insert the lead first, in the same transaction if need be."),
+			rel ? errtable(rel) : 0);
+}
+
+/*
+ * lock_lead_key_share
+ *		Find lead id through its primary key with the latest snapshot and
+ *		lock it FOR KEY SHARE, as a foreign key check would (ExecLockRows'
+ *		rules: under REPEATABLE READ a lead changed or deleted concurrently
+ *		is a serialization failure, under READ COMMITTED the latest version
+ *		is locked).  Returns false if the lead does not exist.
+ */
+static bool
+lock_lead_key_share(Relation lead, Relation pkey, TupleTableSlot *slot,
+					int64 id)
+{
+	ScanKeyData key;
+	IndexScanDesc scan;
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	bool		found = false;
+	ItemPointerData tid;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	scan = index_beginscan(lead, pkey, snap, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		found = true;
+		tid = slot->tts_tid;
+	}
+	index_endscan(scan);
+	if (found)
+	{
+		TM_FailureData tmfd;
+		TM_Result	r;
+
+		r = table_tuple_lock(lead, &tid, snap, slot, GetCurrentCommandId(false),
+							 LockTupleKeyShare, LockWaitBlock,
+							 IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							 &tmfd);
+		switch (r)
+		{
+			case TM_Ok:
+			case TM_SelfModified:
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							errmsg("could not serialize access due to concurrent update"),
+							errdetail("Lead " INT64_FORMAT " was changed by another transaction.", id));
+				if (r == TM_Updated)
+					elog(ERROR, "unexpected concurrent update of lead " INT64_FORMAT, id);
+				found = false;
+				break;
+			default:
+				elog(ERROR, "unexpected table_tuple_lock status: %u", r);
+		}
+	}
+	UnregisterSnapshot(snap);
+	return found;
+}
+
+/*
+ * queue_activities
+ *		The deferred path of the activity trigger: lock the statement's leads
+ *		FOR KEY SHARE in id order (proving they exist; deleting a lead waits
+ *		for the writer's commit, then takes its activities with it), and
+ *		queue the activity ids in one score_queue row.  No SPI: this is the
+ *		whole cost of a deferred single-row insert.
+ */
+static void
+queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
+				 AttrNumber att_id, AttrNumber att_lead)
+{
+	int64		nacts = 0;
+	int64		cap = 64;
+	int64	   *acts = palloc(sizeof(int64) * cap);
+	int64	   *leads = palloc(sizeof(int64) * cap);
+	int			nleads = 0;
+	Relation	lead;
+	Relation	pkey;
+	Relation	queue;
+	Oid			queue_relid;
+	TupleTableSlot *leadslot;
+
+	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
+	{
+		bool		isnull;
+
+		if (nacts == cap)
+		{
+			if (cap >= (int64) (MaxAllocSize / sizeof(int64)) / 2)
+				ereport(ERROR,
+						errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						errmsg("too many activities in one statement to queue"),
+						errhint("Load at most %d activities per statement with lead_process.defer_scoring on.",
+								(int) cap));
+			cap *= 2;
+			acts = repalloc(acts, sizeof(int64) * cap);
+			leads = repalloc(leads, sizeof(int64) * cap);
+		}
+		acts[nacts] = DatumGetInt64(slot_getattr(slot, att_id, &isnull));
+		leads[nacts] = DatumGetInt64(slot_getattr(slot, att_lead, &isnull));
+		nacts++;
+	}
+	if (nacts == 0)
+		return;
+	qsort(leads, nacts, sizeof(int64), int64_cmp);
+	for (int64 i = 0; i < nacts; i++)
+		if (nleads == 0 || leads[nleads - 1] != leads[i])
+			leads[nleads++] = leads[i];
+
+	queue_relid = get_relname_relid("score_queue",
+									get_rel_namespace(proc->lead_relid));
+	if (!OidIsValid(queue_relid))
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("lead_process.defer_scoring needs lead_process 1.1"),
+				errhint("Run ALTER EXTENSION lead_process UPDATE."));
+
+	/* the leads, in id order */
+	lead = table_open(proc->lead_relid, RowShareLock);
+	pkey = index_open(RelationGetPrimaryKeyIndex(lead), AccessShareLock);
+	leadslot = table_slot_create(lead, NULL);
+	for (int i = 0; i < nleads; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!lock_lead_key_share(lead, pkey, leadslot, leads[i]))
+			activity_lead_missing(leads[i], trigdata->tg_relation);
+	}
+	ExecDropSingleTupleTableSlot(leadslot);
+	index_close(pkey, AccessShareLock);
+	table_close(lead, NoLock);
+
+	/*
+	 * The queue row: the activity ids as runs of consecutive ids (a COPY
+	 * without concurrent writers is one run).  score_queue has no index and
+	 * no trigger.
+	 */
+	qsort(acts, nacts, sizeof(int64), int64_cmp);
+	queue = table_open(queue_relid, RowExclusiveLock);
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		HeapTuple	tup;
+		Datum	   *firsts = palloc(sizeof(Datum) * nacts);
+		Datum	   *lasts = palloc(sizeof(Datum) * nacts);
+		int			nruns = 0;
+
+		for (int64 i = 0; i < nacts; i++)
+		{
+			int64		id = acts[i];
+
+			if (nruns > 0 && DatumGetInt64(lasts[nruns - 1]) == id - 1)
+				lasts[nruns - 1] = Int64GetDatum(id);
+			else
+			{
+				firsts[nruns] = Int64GetDatum(id);
+				lasts[nruns] = Int64GetDatum(id);
+				nruns++;
+			}
+		}
+		values[0] = PointerGetDatum(construct_array(firsts, nruns, INT8OID, 8,
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[1] = PointerGetDatum(construct_array(lasts, nruns, INT8OID, 8,
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		tup = heap_form_tuple(RelationGetDescr(queue), values, nulls);
+		simple_heap_insert(queue, tup);
+		heap_freetuple(tup);
+	}
+	table_close(queue, NoLock);
+}
+
+/*
+ * lp_activity_score_trigger
+ *		AFTER INSERT FOR EACH STATEMENT on activity, REFERENCING NEW TABLE.
+ *
+ * With lead_process.defer_scoring off (the default) the statement's
+ * activities are scored at once (score_batch_apply).  With it on, the
+ * trigger only proves that the leads exist, holding a KEY SHARE lock on
+ * each until commit (the lock a foreign key check takes: concurrent
+ * writers for one lead do not wait for each other), and queues the
+ * activities in score_queue; score_pending() scores them later.
+ */
+PG_FUNCTION_INFO_V1(lp_activity_score_trigger);
+Datum
+lp_activity_score_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	LpProcess  *proc;
+	TupleDesc	tupdesc;
+	TupleTableSlot *slot;
+	AttrNumber	att_id,
+				att_lead,
+				att_type,
+				att_props,
+				att_at;
+	ScoreBatch	b;
+
+	lp_check_trigger(fcinfo, "activity_score_trigger", false, false,
+					 LP_TRIG_INSERT);
+	if (trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("function \"%s\" must be fired with REFERENCING NEW TABLE",
+					   "activity_score_trigger"));
+	proc = lp_process_get();
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	att_id = SPI_fnumber(tupdesc, "id");
+	att_lead = SPI_fnumber(tupdesc, "lead_id");
+	att_type = SPI_fnumber(tupdesc, "type");
+	att_props = SPI_fnumber(tupdesc, "properties");
+	att_at = SPI_fnumber(tupdesc, "occurred_at");
+	if (att_id <= 0 || att_lead <= 0 || att_type <= 0 || att_props <= 0 || att_at <= 0)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("function \"%s\" must be fired for table \"lead_process.activity\"",
+					   "activity_score_trigger"));
+
+	slot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(trigdata->tg_newtable);
+	if (lp_defer_scoring)
+	{
+		queue_activities(proc, trigdata, slot, att_id, att_lead);
+		ExecDropSingleTupleTableSlot(slot);
+		return PointerGetDatum(NULL);
+	}
+
+	/* 1. Count matches per lead and rule */
+	score_batch_init(&b, proc);
+	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
+	{
+		bool		isnull;
+		bool		props_null;
+		int64		lead_id = DatumGetInt64(slot_getattr(slot, att_lead, &isnull));
+		TimestampTz at = DatumGetTimestampTz(slot_getattr(slot, att_at, &isnull));
+		Datum		type = slot_getattr(slot, att_type, &isnull);
+		Datum		props = slot_getattr(slot, att_props, &props_null);
+
+		score_batch_add(&b, lead_id, at, type, props, props_null);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+
+	/* 2. and 3. */
+	score_batch_apply(&b, false, trigdata->tg_relation);
+	hash_destroy(b.leads);
+	MemoryContextDelete(b.rowcxt);
 	return PointerGetDatum(NULL);
+}
+
+static SPIPlanPtr dequeue_plan = NULL;
+static SPIPlanPtr pending_plan = NULL;
+
+/*
+ * lp_score_pending
+ *		score_pending(max_statements integer DEFAULT NULL) returns bigint
+ *
+ * Scores the activities that statements with lead_process.defer_scoring on
+ * queued: takes (and deletes) up to max_statements queue rows, all when
+ * NULL, skipping rows another score_pending() holds, reads their
+ * activities and scores them exactly as the trigger would have
+ * (score_batch_apply: leads locked in id order, caps, promotions dated at
+ * the lead's latest activity).  Activities of leads deleted meanwhile are
+ * gone with their leads and are skipped.  Returns how many activities it
+ * scored.
+ */
+PG_FUNCTION_INFO_V1(lp_score_pending);
+Datum
+lp_score_pending(PG_FUNCTION_ARGS)
+{
+	LpProcess  *proc = lp_process_get();
+	ScoreBatch	b;
+	Oid			save_userid;
+	int			save_sec;
+	Datum		limit = PG_ARGISNULL(0) ? (Datum) 0 : Int64GetDatum((int64) PG_GETARG_INT32(0));
+	ArrayBuildState *firsts;
+	ArrayBuildState *lasts;
+	int64		nqueued = 0;
+
+	if (!PG_ARGISNULL(0) && PG_GETARG_INT32(0) < 1)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("max_statements must be at least 1"),
+				errhint("Pass NULL to score every queued statement."));
+	score_batch_init(&b, proc);
+	firsts = initArrayResult(INT8OID, b.cxt, false);
+	lasts = initArrayResult(INT8OID, b.cxt, false);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(proc->history_owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		Oid			argtypes[1] = {INT8OID};
+		Datum		values[1];
+		char		nulls[1];
+
+		values[0] = limit;
+		nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+		lp_prepare_kept(&dequeue_plan,
+						"DELETE FROM lead_process.score_queue q "
+						"WHERE q.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+						"SELECT s.ctid FROM lead_process.score_queue s "
+						"LIMIT $1 FOR UPDATE SKIP LOCKED)) "
+						"RETURNING q.first_ids, q.last_ids", 1, argtypes);
+		if (SPI_execute_plan(dequeue_plan, values, nulls, false, 0) != SPI_OK_DELETE_RETURNING)
+			elog(ERROR, "taking queued activities failed");
+		for (uint64 row = 0; row < SPI_processed; row++)
+		{
+			for (int col = 1; col <= 2; col++)
+			{
+				bool		isnull;
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+											  col, &isnull);
+				Datum	   *elems;
+				bool	   *enulls;
+				int			n;
+
+				if (isnull)
+					elog(ERROR, "score_queue row with NULL ids");
+				deconstruct_array(DatumGetArrayTypeP(d), INT8OID, 8, FLOAT8PASSBYVAL,
+								  TYPALIGN_DOUBLE, &elems, &enulls, &n);
+				for (int i = 0; i < n; i++)
+				{
+					if (enulls[i])
+						elog(ERROR, "score_queue row with NULL ids");
+					accumArrayResult(col == 1 ? firsts : lasts, elems[i], false,
+									 INT8OID, b.cxt);
+				}
+			}
+			if (firsts->nelems != lasts->nelems)
+				elog(ERROR, "score_queue row with first_ids and last_ids of different lengths");
+			nqueued++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+
+		if (firsts->nelems > 0)
+		{
+			Portal		portal;
+			Oid			argtypes2[2] = {INT8ARRAYOID, INT8ARRAYOID};
+			Datum		values2[2];
+
+			values2[0] = makeArrayResult(firsts, b.cxt);
+			values2[1] = makeArrayResult(lasts, b.cxt);
+			lp_prepare_kept(&pending_plan,
+							"SELECT a.lead_id, a.occurred_at, a.type, a.properties "
+							"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS r(first_id, last_id) "
+							"JOIN lead_process.activity a "
+							"ON a.id OPERATOR(pg_catalog.>=) r.first_id "
+							"AND a.id OPERATOR(pg_catalog.<=) r.last_id", 2, argtypes2);
+			portal = SPI_cursor_open(NULL, pending_plan, values2, NULL, false);
+			for (;;)
+			{
+				SPI_cursor_fetch(portal, true, 10000);
+				if (SPI_processed == 0)
+					break;
+				for (uint64 row = 0; row < SPI_processed; row++)
+				{
+					HeapTuple	t = SPI_tuptable->vals[row];
+					TupleDesc	td = SPI_tuptable->tupdesc;
+					bool		isnull;
+					bool		props_null;
+					int64		lead_id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
+					TimestampTz at = DatumGetTimestampTz(SPI_getbinval(t, td, 2, &isnull));
+					Datum		type = SPI_getbinval(t, td, 3, &isnull);
+					Datum		props = SPI_getbinval(t, td, 4, &props_null);
+
+					score_batch_add(&b, lead_id, at, type, props, props_null);
+				}
+				SPI_freetuptable(SPI_tuptable);
+			}
+			SPI_cursor_close(portal);
+		}
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+
+	if (b.nrows > 0)
+		score_batch_apply(&b, true, NULL);
+	PG_RETURN_INT64(b.nrows);
 }
 
 /*
@@ -1333,4 +1734,64 @@ lp_current_score(PG_FUNCTION_ARGS)
 		score += (int64) rint(lp_decayed_total(proc, DatumGetJsonbP(d), as_of));
 	ReleaseTupleDesc(tupdesc);
 	PG_RETURN_INT32((int32) Max(Min(score, PG_INT32_MAX), PG_INT32_MIN));
+}
+
+/*
+ * lp_lead_deleted_trigger
+ *		AFTER DELETE FOR EACH STATEMENT on lead, REFERENCING OLD TABLE:
+ *		deletes the activities of the deleted leads, as ON DELETE CASCADE
+ *		would.
+ *
+ * A writer with lead_process.defer_scoring on holds only a KEY SHARE lock
+ * on its lead: the DELETE of the lead waits for the writer's commit and then
+ * goes ahead.  Its activities must go too, although a REPEATABLE READ or
+ * SERIALIZABLE snapshot does not see them: like the foreign key triggers,
+ * the DELETE of the activities reads with the latest snapshot and checks
+ * every row against the transaction's snapshot, so such a transaction fails
+ * with a serialization error instead of leaving orphans.
+ */
+PG_FUNCTION_INFO_V1(lp_lead_deleted_trigger);
+Datum
+lp_lead_deleted_trigger(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr cascade_plan = NULL;
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Snapshot	test_snapshot = InvalidSnapshot;
+	Snapshot	crosscheck_snapshot = InvalidSnapshot;
+
+	lp_check_trigger(fcinfo, "lead_deleted_trigger", false, false,
+					 LP_TRIG_DELETE);
+	if (trigdata->tg_oldtable == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("function \"%s\" must be fired with REFERENCING OLD TABLE",
+					   "lead_deleted_trigger"));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+	/* the transition table's name is the trigger's: prepare it here */
+	if (cascade_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("DELETE FROM lead_process.activity a "
+									   "WHERE a.lead_id IN (SELECT o.id FROM old_lead o)",
+									   0, NULL);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		cascade_plan = plan;
+	}
+	if (IsolationUsesXactSnapshot())
+	{
+		CommandCounterIncrement();
+		test_snapshot = GetLatestSnapshot();
+		crosscheck_snapshot = GetTransactionSnapshot();
+	}
+	if (SPI_execute_snapshot(cascade_plan, NULL, NULL, test_snapshot,
+							 crosscheck_snapshot, false, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "deleting the activities of deleted leads failed");
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }

@@ -40,7 +40,7 @@ SELECT tables_are('lead_process', ARRAY[
 	'event', 'event_consumer',
 	'team', 'rep', 'rep_capacity', 'queue', 'routing_rule', 'rep_state', 'assignment',
 	'calendar', 'calendar_hours', 'calendar_holiday', 'sla_policy', 'sla_clock',
-	'metric_delta', 'metric_rollup', 'metric_lead_reach', 'metric_followup']);
+	'metric_delta', 'metric_rollup', 'metric_lead_reach', 'metric_followup', 'score_queue']);
 SELECT views_are('lead_process', ARRAY['stage_graph', 'stage_counts', 'near_qualified',
 	'metric_funnel', 'metric_conversion_period', 'metric_conversion_cohort', 'metric_lead_flow',
 	'metric_revenue', 'metric_followup_time', 'metric_time_in_stage', 'metric_recycles',
@@ -54,7 +54,7 @@ SELECT functions_are('lead_process', ARRAY[
 	'read_events', 'ack_events', 'prune_events',
 	'activity_score_trigger', 'lead_deleted_trigger', 'lead_truncated_trigger',
 	'activity_guard_trigger', 'rescore_behaviour', 'score_explain', 'decayed_points', 'current_score',
-	'enable_rep_security', 'rep_security_enabled',
+	'score_pending', 'enable_rep_security', 'rep_security_enabled',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
 	'lead_stage_trigger', 'lead_history_trigger', 'history_guard_trigger',
 	'config_changed_trigger',
@@ -557,6 +557,7 @@ $$, $$ VALUES
 	('lead_process.ack_events(text,bigint)', 'consumer text, upto_event_id bigint', 'bigint'),
 	('lead_process.prune_events()', '', 'bigint'),
 	('lead_process.rescore_behaviour(bigint)', 'lead_id bigint DEFAULT NULL::bigint', 'bigint'),
+	('lead_process.score_pending(integer)', 'max_statements integer DEFAULT NULL::integer', 'bigint'),
 	('lead_process.decayed_points(double precision,bigint,interval,timestamp with time zone)',
 	 'sum_at_ref double precision, ref_us bigint, half_life interval, as_of timestamp with time zone',
 	 'double precision'),

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(599);
+SELECT plan(611);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -101,7 +101,8 @@ SELECT r.n, r.rel, l.level,
 	(46, 'metric_followup_facts', '{SELECT}', '{SELECT}', '{SELECT}'),
 	(47, 'metric_delta_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
 	(48, 'metric_cube', '{SELECT}', '{SELECT}', '{SELECT}'),
-	(49, 'metric_sla_compliance', '{SELECT}', '{SELECT}', '{SELECT}')
+	(49, 'metric_sla_compliance', '{SELECT}', '{SELECT}', '{SELECT}'),
+	(50, 'score_queue', '{SELECT}', '{SELECT}', '{SELECT}')
   ) AS r(n, rel, reader, writer, admin),
 	   lp_roles l;
 
@@ -176,7 +177,8 @@ SELECT f.n, f.func, f.args, l.level,
 	(63, 'metric_hist_sum', '{bigint[]}'::name[], NULL),
 	(64, 'metric_hist_merge', '{bigint[],bigint[]}'::name[], NULL),
 	(65, 'metric_hist_percentile', '{bigint[],double precision}'::name[], NULL),
-	(66, 'lead_history_flush_trigger', '{}'::name[], NULL)
+	(66, 'lead_history_flush_trigger', '{}'::name[], NULL),
+	(67, 'score_pending', '{integer}'::name[], 2)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
@@ -256,6 +258,8 @@ SELECT throws_ok($$SELECT lead_process.disqualify(1001, 'junk')$$, '42501', NULL
 				 'reader cannot call disqualify()');
 SELECT throws_ok($$INSERT INTO lead_process.activity (lead_id, type) VALUES (1001, 'page_view')$$, '42501', NULL,
 				 'reader cannot INSERT an activity');
+SELECT throws_ok($$SELECT lead_process.score_pending()$$, '42501', NULL,
+				 'reader cannot call score_pending()');
 SELECT throws_ok($$DELETE FROM lead_process.lead WHERE id = 1001$$, '42501', NULL,
 				 'reader cannot DELETE a lead');
 SELECT throws_ok($$UPDATE lead_process.stage SET definition = 'x' WHERE name = 'mql'$$, '42501', NULL,
@@ -274,6 +278,14 @@ SELECT lives_ok($$UPDATE lead_process.lead SET stage = 'mql', owner = 'rep-1' WH
 SELECT lives_ok($$INSERT INTO lead_process.activity (lead_id, type, properties)
 				  VALUES (2001, 'page_view', '{"url": "/pricing"}')$$,
 				'writer can INSERT an activity');
+SET lead_process.defer_scoring = on;
+SELECT lives_ok($$INSERT INTO lead_process.activity (lead_id, type, properties)
+				  VALUES (2001, 'page_view', '{"url": "/pricing"}')$$,
+				'writer can INSERT an activity with deferred scoring (the queue row is written by lead_process)');
+RESET lead_process.defer_scoring;
+SELECT throws_ok($$DELETE FROM lead_process.score_queue$$, '42501', NULL,
+				 'writer cannot DELETE from score_queue');
+SELECT is(lead_process.score_pending(), 1::bigint, 'writer can score the queue with score_pending()');
 SELECT lives_ok($$UPDATE lead_process.activity SET properties = '{}' WHERE lead_id = 2001$$,
 				'writer can UPDATE an activity');
 SELECT lives_ok($$INSERT INTO lead_process.contact_attempt (lead_id, channel, outcome, rep)

@@ -30,7 +30,12 @@ $node->safe_psql('src', q{
 	SELECT lead_process.fold_metrics();
 	UPDATE lead_process.lead SET stage = 'lead', stage_reason = 'no-budget' WHERE id % 8 = 0;
 	INSERT INTO lead_process.activity (lead_id, type, occurred_at)
-	SELECT 1 + g % 200, 'page_view', '2026-01-02 00:00+00' FROM generate_series(1, 1000) g;
+	SELECT 1 + g % 200, 'page_view', '2026-01-02 00:00+00' FROM generate_series(1, 900) g;
+	-- activities queued by deferred scoring and not scored yet
+	SET lead_process.defer_scoring = on;
+	INSERT INTO lead_process.activity (lead_id, type, occurred_at)
+	SELECT 1 + g % 200, 'page_view', '2026-01-02 00:00+00' FROM generate_series(901, 1000) g;
+	RESET lead_process.defer_scoring;
 	INSERT INTO lead_process.contact_attempt (lead_id, occurred_at, channel, outcome, rep)
 	SELECT g, '2026-01-05 02:00+00', 'call', 'connected', 'rep-' || g % 3 FROM generate_series(2, 200, 2) g;
 });
@@ -45,6 +50,7 @@ my $digest = q{
 		UNION ALL SELECT 'lead', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.lead x
 		UNION ALL SELECT 'activity', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.activity x
 		UNION ALL SELECT 'stage_history', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.stage_history x
+		UNION ALL SELECT 'score_queue', count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM lead_process.score_queue x
 	) q
 };
 # What BI tools see: every metric view (but the columns that depend on now())
@@ -67,6 +73,7 @@ my $metrics_before = $node->safe_psql('src', $metrics);
 like($metrics_before, qr/unfolded deltas [1-9]/, 'source has unfolded metric deltas');
 my $before = $node->safe_psql('src', $digest);
 like($before, qr/stage_history 375 /, 'source has 200 creates and 175 changes in its history');
+like($before, qr/score_queue 1 /, 'source has a statement of activities queued for scoring');
 
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ], 'pg_dump');
@@ -82,6 +89,10 @@ $node->safe_psql('dst', 'SELECT lead_process.rebuild_metrics()');
 my $rebuilt = $node->safe_psql('dst', $metrics);
 $metrics_before =~ s/unfolded deltas \d+/unfolded deltas 0/;
 is($rebuilt, $metrics_before, 'and the same after rebuild_metrics() on the restored database');
+
+# The queued activities survive the restore and are scored there
+is($node->safe_psql('dst', 'SELECT lead_process.score_pending()'), '100',
+	'the activities queued before the dump are scored after the restore');
 
 # The restored database works: new ids follow the old ones, no id is reused,
 # the edited configuration applies

@@ -1,0 +1,148 @@
+--
+-- scoring_deferred: lead_process.defer_scoring = on queues activities
+-- (leads checked and locked FOR KEY SHARE), score_pending() scores them
+-- exactly as the trigger would have
+--
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+\set SHOW_CONTEXT never
+CREATE EXTENSION lead_process;
+SET lead_process.notify = off;
+
+INSERT INTO lead_process.behaviour_rule
+	(name, activity_type, property, pattern, points, max_occurrences, max_points, min_interval, priority)
+VALUES
+	('pricing page', 'page_view',    'url', '%/pricing%',  10, NULL, NULL, NULL,       1),
+	('careers page', 'page_view',    'url', '%/careers%', -10, NULL, 30,   NULL,       2),
+	('page view',    'page_view',    NULL,  NULL,           1, 20,   NULL, NULL,       3),
+	('email open',   'email_open',   NULL,  NULL,           2, 10,   NULL, '1 day',    4),
+	('webinar',      'webinar_attended', NULL, NULL,       15, NULL, 25,   NULL,       5),
+	('unsubscribe',  'unsubscribe',  NULL,  NULL,         -20, NULL, NULL, NULL,       6),
+	('demo request', 'demo_request', NULL,  NULL,          30, NULL, NULL, NULL,       7);
+UPDATE lead_process.behaviour_rule SET fast_track_to = 'sal' WHERE name = 'demo request';
+
+-- the setting: off by default, a boolean
+SHOW lead_process.defer_scoring;
+SET lead_process.defer_scoring = maybe;
+
+INSERT INTO lead_process.lead (id, email, company, job_title, stage, stage_changed_at)
+SELECT g, 'u' || g || '@corp.example', 'Corp ' || g, 'CTO', 'lead', '2026-01-01 00:00+00'
+  FROM generate_series(1, 5) g;
+
+-- deferred: the activities are stored and queued, the lead is not touched
+SET lead_process.defer_scoring = on;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at, properties)
+VALUES (1, 'page_view', '2026-02-01 10:00+00', '{"url": "/pricing"}'),
+	   (1, 'page_view', '2026-02-01 11:00+00', '{"url": "/pricing"}'),
+	   (2, 'email_open', '2026-02-01 10:00+00', NULL);
+SELECT id, score, behaviour_score, score_tally, stage FROM lead_process.lead WHERE id IN (1, 2) ORDER BY id;
+SELECT cardinality(first_ids) AS runs, last_ids[1] - first_ids[1] + 1 AS activities
+  FROM lead_process.score_queue;
+
+-- an unknown lead is refused at once, as without deferral; nothing is queued
+INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view'), (999, 'page_view');
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+
+-- a rolled-back statement leaves no queue row
+BEGIN;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (3, 'webinar_attended', '2026-02-02 00:00+00');
+SAVEPOINT s;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (3, 'webinar_attended', '2026-02-03 00:00+00');
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+
+-- score_pending() scores the queue, all of it by default; max_statements
+-- takes fewer
+SELECT lead_process.score_pending(1) AS scored;
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+SELECT lead_process.score_pending() AS scored;
+SELECT lead_process.score_pending() AS scored_again;
+SELECT id, score, behaviour_score, score_tally, stage FROM lead_process.lead WHERE id IN (1, 2, 3) ORDER BY id;
+SELECT lead_process.score_pending(0);
+
+-- promotions happen when the queue is scored, dated at the lead's latest
+-- activity, with the breakdown frozen in the history row
+INSERT INTO lead_process.activity (lead_id, type, occurred_at, properties)
+SELECT 4, 'page_view', '2026-02-10 09:00+00'::timestamptz + g * interval '1 hour', '{"url": "/pricing"}'
+  FROM generate_series(1, 5) g;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (5, 'demo_request', '2026-02-11 12:00+00');
+SELECT id, stage FROM lead_process.lead WHERE id IN (4, 5) ORDER BY id;
+SELECT lead_process.score_pending() AS scored;
+SELECT lead_id, from_stage, to_stage, kind, cause, changed_at, score,
+	   details - 'score_tally' AS details
+  FROM lead_process.stage_history WHERE lead_id IN (4, 5) AND from_stage IS NOT NULL ORDER BY lead_id;
+
+-- the activities of a lead deleted before the queue is scored go with it
+INSERT INTO lead_process.lead (id, stage) VALUES (6, 'lead');
+INSERT INTO lead_process.activity (lead_id, type) VALUES (6, 'page_view'), (2, 'page_view');
+DELETE FROM lead_process.lead WHERE id = 6;
+SELECT count(*) AS activities_of_6 FROM lead_process.activity WHERE lead_id = 6;
+SELECT lead_process.score_pending() AS scored;
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+
+-- the rules at the time of scoring count: a rule edited before
+-- score_pending() applies to the queued activities
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (3, 'unsubscribe', '2026-02-20 00:00+00');
+UPDATE lead_process.behaviour_rule SET points = -5 WHERE name = 'unsubscribe';
+SELECT lead_process.score_pending() AS scored;
+SELECT id, behaviour_score, score_tally -> (SELECT id::text FROM lead_process.behaviour_rule WHERE name = 'unsubscribe') AS unsubscribe
+  FROM lead_process.lead WHERE id = 3;
+UPDATE lead_process.behaviour_rule SET points = -20 WHERE name = 'unsubscribe';
+SELECT lead_process.rescore_behaviour(3) AS rescored;
+
+-- sweep() scores the queue first and says how many activities it scored
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (2, 'email_open', '2026-02-21 00:00+00');
+SELECT action, leads FROM lead_process.sweep('2026-03-01 00:00+00') WHERE action = 'activities-scored';
+
+--
+-- deferred and immediate scoring give the same scores and tallies: the same generated activities for leads 101-150 with
+-- immediate scoring row by row, and for leads 201-250 deferred in a few
+-- bulk statements interleaved with immediate ones, scored at the end
+--
+RESET lead_process.defer_scoring;
+INSERT INTO lead_process.lead (id, email, company, job_title, stage, stage_changed_at)
+SELECT g, 'u' || g || '@corp.example', CASE WHEN g % 3 > 0 THEN 'Corp' END, 'CTO', 'lead', '2026-01-01 00:00+00'
+  FROM generate_series(101, 150) g;
+INSERT INTO lead_process.lead (id, email, company, job_title, stage, stage_changed_at)
+SELECT g, 'u' || g || '@corp.example', CASE WHEN g % 3 > 0 THEN 'Corp' END, 'CTO', 'lead', '2026-01-01 00:00+00'
+  FROM generate_series(201, 250) g;
+SELECT setseed(0.25);
+CREATE TEMP TABLE gen AS
+SELECT row_number() OVER () AS n,
+	   101 + floor(50 * random() ^ 2)::int AS lead_id,
+	   (ARRAY['page_view', 'page_view', 'page_view', 'email_open', 'webinar_attended', 'unsubscribe', 'demo_request', 'tweet'])[1 + floor(random() * 8)::int] AS type,
+	   '2026-03-01'::timestamptz + random() * interval '30 days' AS occurred_at,
+	   jsonb_build_object('url', (ARRAY['/pricing', '/careers/x', '/blog/1'])[1 + floor(random() * 3)::int]) AS properties
+  FROM generate_series(1, 1500);
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT * FROM gen ORDER BY n LOOP
+		INSERT INTO lead_process.activity (lead_id, type, occurred_at, properties)
+		VALUES (r.lead_id, r.type, r.occurred_at, r.properties);
+	END LOOP;
+END
+$$;
+SET lead_process.defer_scoring = on;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at, properties)
+SELECT lead_id + 100, type, occurred_at, properties FROM gen WHERE n <= 500 ORDER BY n DESC;
+SET lead_process.defer_scoring = off;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at, properties)
+SELECT lead_id + 100, type, occurred_at, properties FROM gen WHERE n > 500 AND n <= 900;
+SET lead_process.defer_scoring = on;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at, properties)
+SELECT lead_id + 100, type, occurred_at, properties FROM gen WHERE n > 900;
+SELECT lead_process.score_pending() AS scored;
+SELECT count(*) AS leads_compared,
+	   count(*) FILTER (WHERE a.score <> b.score) AS score_differs,
+	   count(*) FILTER (WHERE a.score_tally <> b.score_tally) AS tally_differs,
+	   count(*) FILTER (WHERE a.stage <> 'lead') AS promoted_immediate,
+	   count(*) FILTER (WHERE b.stage <> 'lead') AS promoted_deferred
+  FROM lead_process.lead a JOIN lead_process.lead b ON b.id = a.id + 100
+ WHERE a.id BETWEEN 101 AND 150;
+-- (stages may differ: row by row a lead is promoted when one activity
+-- crosses the threshold, a batch promotes on the batch's total; see
+-- docs/scoring.md)
+DROP EXTENSION lead_process;
