@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A mixed CRM soak: several minutes of concurrent lead, activity and contact
-# inserts, stage moves (accept, reject, recycle, advance), routing, sweeps and
+# A mixed CRM soak: several minutes of concurrent lead, activity (a quarter
+# of them with lead_process.defer_scoring on) and contact inserts, stage moves (accept, reject, recycle, advance), routing, sweeps and
 # rule edits with pgbench, then every invariant lead_process maintains is
 # checked against a recomputation.
 #
@@ -124,6 +124,18 @@ VALUES (:lead, CASE WHEN :k <= 50 THEN 'page_view' WHEN :k <= 80 THEN 'email_ope
 					WHEN :k <= 97 THEN 'webinar' ELSE 'demo_request' END,
 		CASE WHEN :k <= 20 THEN '{"url": "/pricing"}'::jsonb ELSE '{"url": "/blog"}'::jsonb END);
 SQL
+cat >"$w/deferred.pgb" <<SQL
+\\set u random(0, 999999)
+\\set lead 1 + (:u * :u * $leads) / 1000000000000
+\\set k random(1, 100)
+BEGIN;
+SET LOCAL lead_process.defer_scoring = on;
+INSERT INTO lead_process.activity (lead_id, type, properties)
+VALUES (:lead, CASE WHEN :k <= 50 THEN 'page_view' WHEN :k <= 80 THEN 'email_open'
+					WHEN :k <= 97 THEN 'webinar' ELSE 'demo_request' END,
+		CASE WHEN :k <= 20 THEN '{"url": "/pricing"}'::jsonb ELSE '{"url": "/blog"}'::jsonb END);
+COMMIT;
+SQL
 cat >"$w/batch.pgb" <<SQL
 \\set first random(1, $leads - 50)
 INSERT INTO lead_process.activity (lead_id, type, properties)
@@ -167,7 +179,7 @@ SQL
 lp_step "soak: $clients clients, $secs s, $leads leads"
 log=$dir/pgbench.log
 if ! "$bindir/pgbench" -n -c "$clients" -j "$clients" -T "$secs" --max-tries=20 \
-	-f "$w/activity.pgb@60" -f "$w/batch.pgb@2" -f "$w/lead.pgb@5" -f "$w/contact.pgb@10" \
+	-f "$w/activity.pgb@45" -f "$w/deferred.pgb@15" -f "$w/batch.pgb@2" -f "$w/lead.pgb@5" -f "$w/contact.pgb@10" \
 	-f "$w/move.pgb@15" -f "$w/profile.pgb@6" -f "$w/sweep.pgb@1" -f "$w/rule.pgb@1" \
 	-f "$w/calendar.pgb@1" \
 	>"$log" 2>&1; then
@@ -244,6 +256,9 @@ SELECT 'invariant sla_breach_events ' || count(*)
 					WHERE e.type = 'sla_breached' AND e.lead_id = c.lead_id);
 SELECT 'soak sla_clocks ' || string_agg(state || ':' || n, ' ' ORDER BY state)
   FROM (SELECT state, count(*) AS n FROM lead_process.sla_clock GROUP BY state) x;
+-- deferred activities: what the sweeps left is scored now, nothing stays queued
+SELECT 'soak deferred_scored_at_end ' || lead_process.score_pending();
+SELECT 'invariant queue_empty ' || count(*) FROM lead_process.score_queue;
 -- no activity without its lead
 SELECT 'invariant orphan_activities ' || count(*) FROM lead_process.activity a
  WHERE NOT EXISTS (SELECT 1 FROM lead_process.lead l WHERE l.id = a.lead_id);

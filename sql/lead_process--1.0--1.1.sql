@@ -300,14 +300,14 @@ COMMENT ON TABLE lead_process.score_queue IS
 	'Activities inserted with lead_process.defer_scoring on and not scored yet, one row per statement; score_pending() scores and deletes them';
 COMMENT ON COLUMN lead_process.score_queue.first_ids IS 'The statement''s activity ids as runs of consecutive ids: the first id of each run';
 COMMENT ON COLUMN lead_process.score_queue.last_ids IS 'The last id of each run (first_ids[i] .. last_ids[i])';
-COMMENT ON COLUMN lead_process.score_queue.queued_at IS 'When the statement''s transaction started';
+COMMENT ON COLUMN lead_process.score_queue.queued_at IS 'When the statement''s transaction started (for activities queued again, that of the score_pending() call)';
 SELECT pg_catalog.pg_extension_config_dump('lead_process.score_queue', '');
 
 CREATE FUNCTION lead_process.score_pending(max_statements integer DEFAULT NULL) RETURNS bigint
 	LANGUAGE c VOLATILE
 	AS 'MODULE_PATHNAME', 'lp_score_pending';
 COMMENT ON FUNCTION lead_process.score_pending(integer) IS
-	'Scores the activities queued with lead_process.defer_scoring on, as the activity trigger would have (caps, promotions dated at the latest activity), taking up to max_statements queued statements (NULL: all) that no other call holds; returns how many activities it scored. sweep() calls it';
+	'Scores the activities queued with lead_process.defer_scoring on, as the activity trigger would have (caps, promotions dated at the latest activity), taking up to max_statements queued statements (NULL: all) that no other call holds; never waits for a lead another transaction holds: its activities are queued again. Returns how many activities it scored. sweep() calls it';
 
 CREATE FUNCTION lead_process.lead_deleted_trigger() RETURNS trigger
 	LANGUAGE c AS 'MODULE_PATHNAME', 'lp_lead_deleted_trigger';
@@ -918,8 +918,6 @@ BEGIN
 	IF as_of IS NULL THEN
 		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	/* queued activities first: their promotions start SLA clocks */
-	scored := lead_process.score_pending();
 	/*
 	 * SLA breaches first: sla_breach() locks the calendars before any lead,
 	 * the lock order of every path that writes clocks.  An action that fails
@@ -969,6 +967,13 @@ BEGIN
 		PERFORM lead_process.recycle(lead_id, 'stale', 'lead_process.sweep', as_of);
 		stale := stale OPERATOR(pg_catalog.+) 1;
 	END LOOP;
+
+	/*
+	 * Activities queued with lead_process.defer_scoring on.  After the SLA
+	 * work, whose calendar locks come before any lead lock; score_pending()
+	 * waits for no lead (it queues the activities of held leads again).
+	 */
+	scored := lead_process.score_pending();
 
 	action := 'activities-scored';
 	leads := scored;

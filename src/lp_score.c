@@ -263,6 +263,9 @@ typedef struct LeadBatch
 	TimestampTz last_at;		/* latest occurred_at of the lead's activities */
 	int			fast_track;		/* stage index a fast-track rule asks for, or -1 */
 	int			fast_rule;		/* that rule's index */
+	int64	   *acts;			/* activity ids, kept by score_pending() only */
+	int			nacts;
+	int			capacts;
 } LeadBatch;
 
 /* A stage change the batch causes, made after the score update */
@@ -749,6 +752,7 @@ apply_caps(const LpBehaviourRule *r, int32 matched, int32 given, int32 n)
 }
 
 static void activity_lead_missing(int64 lead_id, Relation rel) pg_attribute_noreturn();
+static void queue_runs(int64 *acts, int64 n, Datum *first_ids, Datum *last_ids);
 
 /*
  * A batch of activities being scored: the matches per lead and rule.  The
@@ -763,6 +767,8 @@ typedef struct ScoreBatch
 	MemoryContext cxt;			/* where the batch's data lives */
 	MemoryContext rowcxt;		/* reset after every row */
 	int64		nrows;
+	bool		keep_ids;		/* keep activity ids per lead (to requeue) */
+	int64		requeued;		/* activities requeued by score_batch_apply */
 } ScoreBatch;
 
 static void
@@ -773,6 +779,8 @@ score_batch_init(ScoreBatch *b, LpProcess *proc)
 	b->proc = proc;
 	b->cxt = CurrentMemoryContext;
 	b->nrows = 0;
+	b->keep_ids = false;
+	b->requeued = 0;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(LeadBatch);
@@ -790,8 +798,8 @@ score_batch_init(ScoreBatch *b, LpProcess *proc)
  *		lead.  type and props are the activity's columns (props may be NULL).
  */
 static void
-score_batch_add(ScoreBatch *b, int64 lead_id, TimestampTz at, Datum type,
-				Datum props, bool props_null)
+score_batch_add(ScoreBatch *b, int64 lead_id, int64 activity_id, TimestampTz at,
+				Datum type, Datum props, bool props_null)
 {
 	LpProcess  *proc = b->proc;
 	int			nrules = proc->nbehaviourrules;
@@ -809,9 +817,22 @@ score_batch_add(ScoreBatch *b, int64 lead_id, TimestampTz at, Datum type,
 		lb->last_at = at;
 		lb->fast_track = -1;
 		lb->fast_rule = -1;
+		lb->acts = NULL;
+		lb->nacts = 0;
+		lb->capacts = 0;
 	}
 	else if (at > lb->last_at)
 		lb->last_at = at;
+	if (b->keep_ids)
+	{
+		if (lb->nacts == lb->capacts)
+		{
+			lb->capacts = Max(4, lb->capacts * 2);
+			lb->acts = lb->acts ? repalloc(lb->acts, sizeof(int64) * lb->capacts) :
+				palloc(sizeof(int64) * lb->capacts);
+		}
+		lb->acts[lb->nacts++] = activity_id;
+	}
 	if (nrules > 0)
 	{
 		/* matching allocates (detoasting, jsonb lookups): per row */
@@ -855,17 +876,119 @@ score_batch_add(ScoreBatch *b, int64 lead_id, TimestampTz at, Datum type,
 	MemoryContextSwitchTo(oldcxt);
 }
 
+static SPIPlanPtr skip_lock_plan = NULL;
+static SPIPlanPtr exists_plan = NULL;
+static SPIPlanPtr requeue_plan = NULL;
+
+/*
+ * queue_runs
+ *		The activity ids acts[0..n) (sorted here) as runs of consecutive ids:
+ *		the two arrays of a score_queue row.
+ */
+static void
+queue_runs(int64 *acts, int64 n, Datum *first_ids, Datum *last_ids)
+{
+	Datum	   *firsts = palloc(sizeof(Datum) * n);
+	Datum	   *lasts = palloc(sizeof(Datum) * n);
+	int			nruns = 0;
+
+	qsort(acts, n, sizeof(int64), int64_cmp);
+	for (int64 i = 0; i < n; i++)
+	{
+		if (nruns > 0 && DatumGetInt64(lasts[nruns - 1]) == acts[i] - 1)
+			lasts[nruns - 1] = Int64GetDatum(acts[i]);
+		else
+		{
+			firsts[nruns] = Int64GetDatum(acts[i]);
+			lasts[nruns] = Int64GetDatum(acts[i]);
+			nruns++;
+		}
+	}
+	*first_ids = PointerGetDatum(construct_array(firsts, nruns, INT8OID, 8,
+												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	*last_ids = PointerGetDatum(construct_array(lasts, nruns, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * requeue_locked
+ *		Of the leads score_pending() could not lock, those that still exist
+ *		are held by another transaction: queue their activities again, in
+ *		one score_queue row.  Connected to SPI, as the owner.  Returns how
+ *		many activities it queued.
+ */
+static int64
+requeue_locked(ScoreBatch *b, int64 *gaps, int ngaps)
+{
+	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[2];
+	Datum	   *elems = palloc(sizeof(Datum) * ngaps);
+	int64	   *acts;
+	int64		nacts = 0;
+	int64		cap = 0;
+
+	for (int i = 0; i < ngaps; i++)
+		elems[i] = Int64GetDatum(gaps[i]);
+	values[0] = PointerGetDatum(construct_array(elems, ngaps, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	lp_prepare_kept(&exists_plan,
+					"SELECT l.id FROM lead_process.lead l "
+					"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1)", 1, argtypes);
+	if (SPI_execute_plan(exists_plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "looking up the skipped leads failed");
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		LeadBatch  *lb = hash_search(b->leads, &id, HASH_FIND, NULL);
+
+		if (lb == NULL)
+			continue;
+		cap += lb->nacts;
+	}
+	if (cap == 0)
+		return 0;
+	acts = palloc(sizeof(int64) * cap);
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		LeadBatch  *lb = hash_search(b->leads, &id, HASH_FIND, NULL);
+
+		if (lb == NULL)
+			continue;
+		memcpy(acts + nacts, lb->acts, sizeof(int64) * lb->nacts);
+		nacts += lb->nacts;
+	}
+	queue_runs(acts, nacts, &values[0], &values[1]);
+	lp_prepare_kept(&requeue_plan,
+					"INSERT INTO lead_process.score_queue (first_ids, last_ids) VALUES ($1, $2)",
+					2, argtypes);
+	if (SPI_execute_plan(requeue_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "queueing activities again failed");
+	return nacts;
+}
+
 /*
  * score_batch_apply
  *		Lock the batch's leads in id order, add the points within the caps,
  *		write each changed lead once and make the promotions that the new
  *		scores and fast-track rules ask for.  A lead that does not exist is
- *		an error (errrel names the table in it), or is skipped when
- *		missing_ok (the activities of a lead deleted since they were queued
- *		went with it).  Not connected to SPI on entry.
+ *		an error (errrel names the table in it).
+ *
+ *		For score_pending() (queued): a lead that does not exist is skipped
+ *		(the activities of a lead deleted since they were queued went with
+ *		it), and a lead that another transaction holds is not waited for
+ *		(SKIP LOCKED): its activities are queued again for the next call, so
+ *		that the fold, like the rest of sweep(), never waits for a CRM
+ *		transaction and cannot deadlock on leads.
+ *
+ *		Not connected to SPI on entry.
  */
 static void
-score_batch_apply(ScoreBatch *b, bool missing_ok, Relation errrel)
+score_batch_apply(ScoreBatch *b, bool queued, Relation errrel)
 {
 	LpProcess  *proc = b->proc;
 	HTAB	   *leads = b->leads;
@@ -885,6 +1008,8 @@ score_batch_apply(ScoreBatch *b, bool missing_ok, Relation errrel)
 	int			nupdates = 0;
 	Oid			save_userid;
 	int			save_sec;
+	int64	   *gaps;
+	int			ngaps = 0;
 
 	nleads = (int) hash_get_num_entries(leads);
 	if (nleads == 0)
@@ -912,14 +1037,24 @@ score_batch_apply(ScoreBatch *b, bool missing_ok, Relation errrel)
 			elems[i] = Int64GetDatum(ids[i]);
 		values[0] = PointerGetDatum(construct_array(elems, nleads, INT8OID, 8,
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		lp_prepare_kept(&lock_plan,
-						"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
-						"l.stage, l.stage_changed_at, l.last_recycled_at, l "
-						"FROM lead_process.lead l "
-						"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) "
-						"ORDER BY l.id FOR NO KEY UPDATE", 1, argtypes);
-		if (SPI_execute_plan(lock_plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		if (!queued)
+			lp_prepare_kept(&lock_plan,
+							"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
+							"l.stage, l.stage_changed_at, l.last_recycled_at, l "
+							"FROM lead_process.lead l "
+							"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) "
+							"ORDER BY l.id FOR NO KEY UPDATE", 1, argtypes);
+		else
+			lp_prepare_kept(&skip_lock_plan,
+							"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
+							"l.stage, l.stage_changed_at, l.last_recycled_at, l "
+							"FROM lead_process.lead l "
+							"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) "
+							"ORDER BY l.id FOR NO KEY UPDATE SKIP LOCKED", 1, argtypes);
+		if (SPI_execute_plan(queued ? skip_lock_plan : lock_plan, values, NULL,
+							 false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "locking the leads of an activity batch failed");
+		gaps = palloc(sizeof(int64) * nleads);
 
 		u_ids = palloc(sizeof(Datum) * nleads);
 		u_scores = palloc(sizeof(Datum) * nleads);
@@ -949,9 +1084,9 @@ score_batch_apply(ScoreBatch *b, bool missing_ok, Relation errrel)
 			Datum		last_recycled;
 			bool		recycled_null;
 
-			/* The rows come in id order: a gap is a missing lead */
-			while (found < nleads && ids[found] < id && missing_ok)
-				found++;
+			/* The rows come in id order: a gap is a missing (or skipped) lead */
+			while (queued && found < nleads && ids[found] < id)
+				gaps[ngaps++] = ids[found++];
 			if (found >= nleads || ids[found] != id)
 				break;			/* reported below */
 			found++;
@@ -1039,8 +1174,12 @@ score_batch_apply(ScoreBatch *b, bool missing_ok, Relation errrel)
 			}
 			nupdates++;
 		}
-		if (found < nleads && !missing_ok)
+		if (found < nleads && !queued)
 			activity_lead_missing(ids[found], errrel);
+		while (found < nleads)
+			gaps[ngaps++] = ids[found++];
+		if (ngaps > 0)
+			b->requeued = requeue_locked(b, gaps, ngaps);
 	}
 
 	/* One UPDATE for every lead whose score or tally changed */
@@ -1109,19 +1248,18 @@ activity_lead_missing(int64 lead_id, Relation rel)
 
 /*
  * lock_lead_key_share
- *		Find lead id through its primary key with the latest snapshot and
- *		lock it FOR KEY SHARE, as a foreign key check would (ExecLockRows'
- *		rules: under REPEATABLE READ a lead changed or deleted concurrently
- *		is a serialization failure, under READ COMMITTED the latest version
- *		is locked).  Returns false if the lead does not exist.
+ *		Find lead id through its primary key with snapshot snap and lock it
+ *		FOR KEY SHARE, as a foreign key check would (ExecLockRows' rules:
+ *		under REPEATABLE READ a lead changed or deleted concurrently is a
+ *		serialization failure, under READ COMMITTED the latest version is
+ *		locked).  Returns false if the lead does not exist.
  */
 static bool
 lock_lead_key_share(Relation lead, Relation pkey, TupleTableSlot *slot,
-					int64 id)
+					Snapshot snap, int64 id)
 {
 	ScanKeyData key;
 	IndexScanDesc scan;
-	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 	bool		found = false;
 	ItemPointerData tid;
 
@@ -1163,7 +1301,6 @@ lock_lead_key_share(Relation lead, Relation pkey, TupleTableSlot *slot,
 				elog(ERROR, "unexpected table_tuple_lock status: %u", r);
 		}
 	}
-	UnregisterSnapshot(snap);
 	return found;
 }
 
@@ -1225,16 +1362,24 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 				errmsg("lead_process.defer_scoring needs lead_process 1.1"),
 				errhint("Run ALTER EXTENSION lead_process UPDATE."));
 
-	/* the leads, in id order */
+	/*
+	 * The leads, in id order, read as a query of this point of the
+	 * statement would read them (what SPI would do: own changes visible, the
+	 * transaction snapshot under REPEATABLE READ, a new one otherwise).
+	 */
 	lead = table_open(proc->lead_relid, RowShareLock);
 	pkey = index_open(RelationGetPrimaryKeyIndex(lead), AccessShareLock);
 	leadslot = table_slot_create(lead, NULL);
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
 	for (int i = 0; i < nleads; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (!lock_lead_key_share(lead, pkey, leadslot, leads[i]))
+		if (!lock_lead_key_share(lead, pkey, leadslot, GetActiveSnapshot(), leads[i]))
 			activity_lead_missing(leads[i], trigdata->tg_relation);
 	}
+	PopActiveSnapshot();
 	ExecDropSingleTupleTableSlot(leadslot);
 	index_close(pkey, AccessShareLock);
 	table_close(lead, NoLock);
@@ -1244,33 +1389,13 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 	 * without concurrent writers is one run).  score_queue has no index and
 	 * no trigger.
 	 */
-	qsort(acts, nacts, sizeof(int64), int64_cmp);
 	queue = table_open(queue_relid, RowExclusiveLock);
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 		HeapTuple	tup;
-		Datum	   *firsts = palloc(sizeof(Datum) * nacts);
-		Datum	   *lasts = palloc(sizeof(Datum) * nacts);
-		int			nruns = 0;
 
-		for (int64 i = 0; i < nacts; i++)
-		{
-			int64		id = acts[i];
-
-			if (nruns > 0 && DatumGetInt64(lasts[nruns - 1]) == id - 1)
-				lasts[nruns - 1] = Int64GetDatum(id);
-			else
-			{
-				firsts[nruns] = Int64GetDatum(id);
-				lasts[nruns] = Int64GetDatum(id);
-				nruns++;
-			}
-		}
-		values[0] = PointerGetDatum(construct_array(firsts, nruns, INT8OID, 8,
-													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		values[1] = PointerGetDatum(construct_array(lasts, nruns, INT8OID, 8,
-													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		queue_runs(acts, nacts, &values[0], &values[1]);
 		values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 		tup = heap_form_tuple(RelationGetDescr(queue), values, nulls);
 		simple_heap_insert(queue, tup);
@@ -1345,7 +1470,7 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 		Datum		type = slot_getattr(slot, att_type, &isnull);
 		Datum		props = slot_getattr(slot, att_props, &props_null);
 
-		score_batch_add(&b, lead_id, at, type, props, props_null);
+		score_batch_add(&b, lead_id, 0, at, type, props, props_null);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 
@@ -1391,6 +1516,7 @@ lp_score_pending(PG_FUNCTION_ARGS)
 				errmsg("max_statements must be at least 1"),
 				errhint("Pass NULL to score every queued statement."));
 	score_batch_init(&b, proc);
+	b.keep_ids = true;
 	firsts = initArrayResult(INT8OID, b.cxt, false);
 	lasts = initArrayResult(INT8OID, b.cxt, false);
 
@@ -1452,7 +1578,7 @@ lp_score_pending(PG_FUNCTION_ARGS)
 			values2[0] = makeArrayResult(firsts, b.cxt);
 			values2[1] = makeArrayResult(lasts, b.cxt);
 			lp_prepare_kept(&pending_plan,
-							"SELECT a.lead_id, a.occurred_at, a.type, a.properties "
+							"SELECT a.lead_id, a.occurred_at, a.type, a.properties, a.id "
 							"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS r(first_id, last_id) "
 							"JOIN lead_process.activity a "
 							"ON a.id OPERATOR(pg_catalog.>=) r.first_id "
@@ -1473,8 +1599,9 @@ lp_score_pending(PG_FUNCTION_ARGS)
 					TimestampTz at = DatumGetTimestampTz(SPI_getbinval(t, td, 2, &isnull));
 					Datum		type = SPI_getbinval(t, td, 3, &isnull);
 					Datum		props = SPI_getbinval(t, td, 4, &props_null);
+					int64		id = DatumGetInt64(SPI_getbinval(t, td, 5, &isnull));
 
-					score_batch_add(&b, lead_id, at, type, props, props_null);
+					score_batch_add(&b, lead_id, id, at, type, props, props_null);
 				}
 				SPI_freetuptable(SPI_tuptable);
 			}
@@ -1486,7 +1613,7 @@ lp_score_pending(PG_FUNCTION_ARGS)
 
 	if (b.nrows > 0)
 		score_batch_apply(&b, true, NULL);
-	PG_RETURN_INT64(b.nrows);
+	PG_RETURN_INT64(b.nrows - b.requeued);
 }
 
 /*
