@@ -21,10 +21,19 @@
 #        plpgsql  peer.activity with the peer's row trigger (trigger.sql)
 #        ours     lead_process.activity, after the peer's leads were copied
 #                 into lead_process.lead and bench/scoring_rules.sql (the
-#                 same rules and thresholds as the peer) was run
-#   3. correctness checks on the loaded data ('check NAME VALUE')
+#                 same rules and thresholds as the peer) was run; scored
+#                 in the COPY (lead_process.defer_scoring off, the default)
+#        ours_deferred  the same, in a copy of that database made before
+#                 the load, with lead_process.defer_scoring = on: the COPY
+#                 checks and locks the leads and queues the activities;
+#                 then lead_process.score_pending() scores them (timed as
+#                 score_pending); ours_scored = the two together
+#   3. correctness checks on the loaded data ('check NAME VALUE'), for both
 #   4. single-row inserts with pgbench, one activity per transaction, lead
-#      drawn with the generator's skew, into each table
+#      drawn with the generator's skew, into each table; for ours_deferred a
+#      second session runs score_pending() every second during the run
+#      (its work shares the machine with pgbench), and the backlog left at
+#      the end is scored and timed (score_pending_backlog)
 #   5. ratios (throughput of ours over theirs) and a summary table
 # Every lead_process session runs with lead_process.notify = off (the peer
 # sends no notifications either; the outbox rows are still written).
@@ -136,7 +145,18 @@ else
 	echo "note: bench/scoring_rules.sql not found, ours runs without scoring rules"
 fi
 p -c 'VACUUM ANALYZE lead_process.lead'
+# the deferred run gets the same starting point: a copy of this database
+deferred_db=${PGDATABASE}_deferred
+p -d postgres -c "CREATE DATABASE $deferred_db TEMPLATE $PGDATABASE"
 load ours lead_process.activity "$ours_options"
+PGDATABASE=$deferred_db load ours_deferred lead_process.activity "$ours_options -c lead_process.defer_scoring=on"
+step "score_pending() of the deferred COPY"
+t0=$(now)
+PGDATABASE=$deferred_db PGOPTIONS=$ours_options p -c 'SELECT lead_process.score_pending()' >/dev/null
+t1=$(now)
+T[score_pending]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+T[ours_scored]=$(awk -v a="${T[ours_deferred]}" -v b="${T[score_pending]}" 'BEGIN { printf "%.6f", a + b }')
+printf 'time score_pending %.3f\ntime ours_scored %.3f\n' "${T[score_pending]}" "${T[ours_scored]}"
 
 # 3. Correctness on the loaded data (before pgbench adds rows)
 step "checks"
@@ -171,6 +191,17 @@ UNION ALL SELECT 'check leads_score_differs ' || count(*)
 UNION ALL SELECT 'check leads_stage_differs ' || count(*)
 	FROM peer.lead t JOIN lead_process.lead o USING (id) WHERE o.stage <> t.stage;
 SQL
+step "checks (deferred)"
+PGDATABASE=$deferred_db p -At <<'SQL'
+SELECT 'check rows_ours_deferred ' || count(*) FROM lead_process.activity
+UNION ALL SELECT 'check queued_after_score_pending ' || count(*) FROM lead_process.score_queue
+UNION ALL SELECT 'check promoted_ours_deferred ' || count(*) FROM lead_process.lead WHERE stage <> 'lead'
+UNION ALL SELECT 'check score_sum_ours_deferred ' || coalesce(sum(score), 0) FROM lead_process.lead
+UNION ALL SELECT 'check leads_score_differs_deferred ' || count(*)
+	FROM peer.lead t JOIN lead_process.lead o USING (id) WHERE o.score <> t.score
+UNION ALL SELECT 'check leads_stage_differs_deferred ' || count(*)
+	FROM peer.lead t JOIN lead_process.lead o USING (id) WHERE o.stage <> t.stage;
+SQL
 
 # 4. Single-row inserts: one activity per transaction, lead = 1 + leads * u^2
 single() { # NAME TABLE [PGOPTIONS]
@@ -200,29 +231,63 @@ single bare peer.activity_bare
 single fk peer.activity_fk
 single plpgsql peer.activity
 single ours lead_process.activity "$ours_options"
+# deferred: score_pending() every second while pgbench runs
+step "score_pending() every second during the deferred pgbench run"
+(
+	end=$(( $(date +%s) + secs + 5 ))
+	n=0
+	while [ "$(date +%s)" -lt "$end" ]; do
+		PGDATABASE=$deferred_db PGOPTIONS=$ours_options p -At -c 'SELECT lead_process.score_pending()' >>"$dir/folds.log"
+		n=$((n + 1))
+		sleep 1
+	done
+) &
+folder=$!
+PGDATABASE=$deferred_db single ours_deferred lead_process.activity "$ours_options -c lead_process.defer_scoring=on"
+kill "$folder" 2>/dev/null || true
+wait "$folder" 2>/dev/null || true
+awk '{ n++; s += $1 } END { printf "check score_pending_calls_during_run %d\ncheck activities_scored_during_run %d\n", n, s }' "$dir/folds.log"
+t0=$(now)
+backlog=$(PGDATABASE=$deferred_db PGOPTIONS=$ours_options p -At -c 'SELECT lead_process.score_pending()')
+t1=$(now)
+awk -v a="$t0" -v b="$t1" -v n="$backlog" \
+	'BEGIN { printf "check backlog_after_run %d\ntime score_pending_backlog %.3f\n", n, b - a }'
 
-# 5. Ratios: throughput of ours (or fk, plpgsql) over the other, one run
+# 5. Ratios: throughput of ours (or fk, plpgsql) over the other, one run.
+# The first three are the issue's: "ours" is the ingest with deferred
+# scoring (the COPY, or the single-row inserts with score_pending() running
+# beside them); the _scored and _immediate lines follow.
 awk -v tb="${T[bare]}" -v tf="${T[fk]}" -v tp="${T[plpgsql]}" -v to="${T[ours]}" \
+	-v td="${T[ours_deferred]}" -v ts="${T[ours_scored]}" \
 	-v sb="${TPS[bare]}" -v sf="${TPS[fk]}" -v sp="${TPS[plpgsql]}" -v so="${TPS[ours]}" \
-	-v rows="$rows" '
+	-v sd="${TPS[ours_deferred]}" -v rows="$rows" '
 	function r(a, b) { return b > 0 ? a / b : 0 }
 	BEGIN {
-		printf "ratio bulk_vs_bare %.2f\n", r(tb, to)
-		printf "ratio bulk_vs_plpgsql %.2f\n", r(tp, to)
-		printf "ratio single_vs_bare %.2f\n", r(so, sb)
+		printf "ratio bulk_vs_bare %.2f\n", r(tb, td)
+		printf "ratio bulk_vs_plpgsql %.2f\n", r(tp, td)
+		printf "ratio single_vs_bare %.2f\n", r(sd, sb)
+		printf "ratio bulk_scored_vs_bare %.2f\n", r(tb, ts)
+		printf "ratio bulk_scored_vs_plpgsql %.2f\n", r(tp, ts)
+		printf "ratio bulk_immediate_vs_bare %.2f\n", r(tb, to)
+		printf "ratio bulk_immediate_vs_plpgsql %.2f\n", r(tp, to)
+		printf "ratio single_immediate_vs_bare %.2f\n", r(so, sb)
 		printf "ratio fk_vs_bare %.2f\n", r(tb, tf)
 		printf "ratio plpgsql_vs_bare %.2f\n", r(tb, tp)
 		printf "ratio single_fk_vs_bare %.2f\n", r(sf, sb)
 		printf "ratio single_plpgsql_vs_bare %.2f\n", r(sp, sb)
 		printf "\n"
-		printf "%-9s %10s %10s %8s  %8s %8s\n", "", "COPY s", "rows/s", "x bare", "tps", "x bare"
-		n = split("bare fk plpgsql ours", name, " ")
+		printf "%-15s %10s %10s %8s  %8s %8s\n", "", "COPY s", "rows/s", "x bare", "tps", "x bare"
+		n = split("bare fk plpgsql ours ours_deferred ours_scored", name, " ")
 		t["bare"] = tb; t["fk"] = tf; t["plpgsql"] = tp; t["ours"] = to
+		t["ours_deferred"] = td; t["ours_scored"] = ts
 		s["bare"] = sb; s["fk"] = sf; s["plpgsql"] = sp; s["ours"] = so
+		s["ours_deferred"] = sd; s["ours_scored"] = 0
 		for (i = 1; i <= n; i++) {
 			k = name[i]
-			printf "%-9s %10.2f %10.0f %8.2f  %8.0f %8.2f\n", k, t[k], r(rows, t[k]),
+			printf "%-15s %10.2f %10.0f %8.2f  %8.0f %8.2f\n", k, t[k], r(rows, t[k]),
 				r(tb, t[k]), s[k], r(s[k], sb)
 		}
-		printf "\ntargets: bulk_vs_bare >= 0.5, bulk_vs_plpgsql >= 20, single_vs_bare >= 0.85\n"
+		printf "\nours = scored in the statement; ours_deferred = lead_process.defer_scoring on;\n"
+		printf "ours_scored = the deferred COPY plus score_pending() (every score and promotion written)\n"
+		printf "targets: bulk_vs_bare >= 0.5, bulk_vs_plpgsql >= 20, single_vs_bare >= 0.85\n"
 	}'
