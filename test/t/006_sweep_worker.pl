@@ -54,6 +54,20 @@ is($node->safe_psql('postgres',
 ok($node->wait_for_log(qr/lead_process sweep: sla-breached 2, sla-recycled 1/),
 	'the worker logs what it did');
 
+# activities queued with deferred scoring are scored by the worker's sweep
+$node->safe_psql('postgres', q{
+	INSERT INTO lead_process.behaviour_rule (name, activity_type, points) VALUES ('visit', 'page_view', 3);
+	SET lead_process.defer_scoring = on;
+	INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view'), (1, 'page_view');
+});
+$node->poll_query_until('postgres',
+	q{SELECT behaviour_score = 6 FROM lead_process.lead WHERE id = 1})
+  or die 'the worker did not score the queued activities';
+is($node->safe_psql('postgres', 'SELECT count(*) FROM lead_process.score_queue'),
+	'0', 'the worker scored the queued activities and emptied the queue');
+ok($node->wait_for_log(qr/lead_process sweep: .*activities-scored 2/),
+	'the worker logs the activities it scored');
+
 # interval 0 pauses the worker: a new overdue clock stays running
 $node->append_conf('postgresql.conf', "lead_process.sweep_interval = 0\n");
 $node->reload;
