@@ -91,7 +91,15 @@ SELECT id, behaviour_score, score_tally -> (SELECT id::text FROM lead_process.be
 UPDATE lead_process.behaviour_rule SET points = -20 WHERE name = 'unsubscribe';
 SELECT lead_process.rescore_behaviour(3) AS rescored;
 
--- sweep() scores the queue first and says how many activities it scored
+-- rescore_behaviour() leaves queued activities to score_pending(): none is
+-- counted twice
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (5, 'webinar_attended', '2026-02-22 00:00+00');
+SELECT lead_process.rescore_behaviour(5) AS rescored, lead_process.rescore_behaviour() AS rescored_all;
+SELECT lead_process.score_pending() AS scored;
+SELECT id, behaviour_score, score_tally FROM lead_process.lead WHERE id = 5;
+SELECT lead_process.rescore_behaviour() AS corrections;
+
+-- sweep() scores the queue and says how many activities it scored
 INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (2, 'email_open', '2026-02-21 00:00+00');
 SELECT action, leads FROM lead_process.sweep('2026-03-01 00:00+00') WHERE action = 'activities-scored';
 

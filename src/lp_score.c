@@ -1625,7 +1625,9 @@ lp_score_pending(PG_FUNCTION_ARGS)
  * order of activities, so one set-based aggregate gives exactly what the
  * trigger gave incrementally.  The leads are locked in id order first (the
  * order the activity trigger uses), then only leads whose values change are
- * written.  Returns how many changed.
+ * written.  Activities still in score_queue are left out: score_pending()
+ * adds them later, and counting them here too would count them twice.
+ * Returns how many changed.
  */
 PG_FUNCTION_INFO_V1(lp_rescore_behaviour);
 Datum
@@ -1653,7 +1655,11 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 							  1, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "locking leads for rescoring failed");
 	plan = SPI_prepare(
-					   "WITH matched AS ("
+					   "WITH queued AS ("
+					   " SELECT pg_catalog.generate_series(r.f, r.l) AS id"
+					   "   FROM lead_process.score_queue s,"
+					   "        ROWS FROM (pg_catalog.unnest(s.first_ids), pg_catalog.unnest(s.last_ids)) AS r(f, l)),"
+					   " matched AS ("
 					   " SELECT a.lead_id, m.id AS rule_id, m.points, m.max_occurrences AS mo, m.max_points AS mp,"
 					   "        (EXTRACT(epoch FROM m.min_interval) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 AS iv,"
 					   "        EXTRACT(epoch FROM m.half_life)::pg_catalog.float8 OPERATOR(pg_catalog.*) 1000000 AS h,"
@@ -1668,7 +1674,8 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 					   "             (a.properties OPERATOR(pg_catalog.->>) r.property) COLLATE pg_catalog.\"C\""
 					   "               OPERATOR(pg_catalog.~~) r.pattern)"
 					   "      ORDER BY r.priority, r.id LIMIT 1) m"
-					   "  WHERE $1 IS NULL OR a.lead_id OPERATOR(pg_catalog.=) $1),"
+					   "  WHERE ($1 IS NULL OR a.lead_id OPERATOR(pg_catalog.=) $1)"
+					   "    AND NOT EXISTS (SELECT FROM queued q WHERE q.id OPERATOR(pg_catalog.=) a.id)),"
 					   /* plain rules: count, then the caps */
 					   " plain AS ("
 					   " SELECT lead_id, rule_id, pg_catalog.count(*)::pg_catalog.int4 AS n,"
