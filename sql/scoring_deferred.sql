@@ -99,6 +99,23 @@ SELECT lead_process.score_pending() AS scored;
 SELECT id, behaviour_score, score_tally FROM lead_process.lead WHERE id = 5;
 SELECT lead_process.rescore_behaviour() AS corrections;
 
+-- many single-row statements (read as one span of ids): queued ids
+-- interleaved with immediately scored ones, which must not count twice
+DO $$
+BEGIN
+	FOR i IN 1..40 LOOP
+		PERFORM set_config('lead_process.defer_scoring', CASE WHEN i % 2 = 0 THEN 'on' ELSE 'off' END, true);
+		INSERT INTO lead_process.activity (lead_id, type, occurred_at, properties)
+		VALUES (3, 'page_view', '2026-02-23 00:00+00'::timestamptz + i * interval '1 minute', '{"url": "/blog"}');
+	END LOOP;
+END
+$$;
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+SELECT lead_process.score_pending() AS scored;
+SELECT id, score_tally -> (SELECT id::text FROM lead_process.behaviour_rule WHERE name = 'page view') AS page_views
+  FROM lead_process.lead WHERE id = 3;
+SELECT lead_process.rescore_behaviour() AS corrections;
+
 -- sweep() scores the queue and says how many activities it scored
 INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (2, 'email_open', '2026-02-21 00:00+00');
 SELECT action, leads FROM lead_process.sweep('2026-03-01 00:00+00') WHERE action = 'activities-scored';

@@ -1187,6 +1187,7 @@ score_batch_apply(ScoreBatch *b, bool queued, Relation errrel)
 	{
 		Oid			argtypes[3] = {INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID};
 		Datum		values[3];
+		uint64		updated;
 
 		values[0] = PointerGetDatum(construct_array(u_ids, nupdates, INT8OID, 8,
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -1201,7 +1202,9 @@ score_batch_apply(ScoreBatch *b, bool queued, Relation errrel)
 						"score_tally = u.t "
 						"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
 						"WHERE l.id OPERATOR(pg_catalog.=) u.id", 3, argtypes);
-		(void) lp_run_scoring_update(update_plan, values, NULL);
+		updated = lp_run_scoring_update(update_plan, values, NULL);
+		if (updated != (uint64) nupdates)
+			elog(ERROR, "scoring update wrote " UINT64_FORMAT " of %d leads", updated, nupdates);
 	}
 	/* Stage changes, all in one UPDATE */
 	if (npromotions > 0)
@@ -1483,6 +1486,23 @@ lp_activity_score_trigger(PG_FUNCTION_ARGS)
 
 static SPIPlanPtr dequeue_plan = NULL;
 static SPIPlanPtr pending_plan = NULL;
+static SPIPlanPtr span_plan = NULL;
+
+/* A run of consecutive queued activity ids */
+typedef struct IdRun
+{
+	int64		first;
+	int64		last;
+} IdRun;
+
+static int
+id_run_cmp(const void *a, const void *b)
+{
+	int64		x = ((const IdRun *) a)->first;
+	int64		y = ((const IdRun *) b)->first;
+
+	return (x > y) - (x < y);
+}
 
 /*
  * lp_score_pending
@@ -1572,18 +1592,60 @@ lp_score_pending(PG_FUNCTION_ARGS)
 		if (firsts->nelems > 0)
 		{
 			Portal		portal;
-			Oid			argtypes2[2] = {INT8ARRAYOID, INT8ARRAYOID};
-			Datum		values2[2];
+			int			nruns = firsts->nelems;
+			IdRun	   *runs = MemoryContextAlloc(b.cxt, sizeof(IdRun) * nruns);
+			double		total = 0;
+			bool		dense;
+			int			k = 0;
 
-			values2[0] = makeArrayResult(firsts, b.cxt);
-			values2[1] = makeArrayResult(lasts, b.cxt);
-			lp_prepare_kept(&pending_plan,
-							"SELECT a.lead_id, a.occurred_at, a.type, a.properties, a.id "
-							"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS r(first_id, last_id) "
-							"JOIN lead_process.activity a "
-							"ON a.id OPERATOR(pg_catalog.>=) r.first_id "
-							"AND a.id OPERATOR(pg_catalog.<=) r.last_id", 2, argtypes2);
-			portal = SPI_cursor_open(NULL, pending_plan, values2, NULL, false);
+			for (int i = 0; i < nruns; i++)
+			{
+				runs[i].first = DatumGetInt64(firsts->dvalues[i]);
+				runs[i].last = DatumGetInt64(lasts->dvalues[i]);
+				if (runs[i].last < runs[i].first)
+					elog(ERROR, "score_queue row with a run that ends before it starts");
+				total += (double) runs[i].last - (double) runs[i].first + 1;
+			}
+			qsort(runs, nruns, sizeof(IdRun), id_run_cmp);
+
+			/*
+			 * Many short runs close together (single-row inserts queue one id
+			 * each): read the span in id order and keep the queued ids, one
+			 * index range scan instead of one per run.  Otherwise one range
+			 * scan per run.
+			 */
+			dense = nruns > 16 &&
+				((double) runs[nruns - 1].last - (double) runs[0].first) / 4 < total;
+			if (dense)
+			{
+				Oid			argtypes2[2] = {INT8OID, INT8OID};
+				Datum		values2[2];
+
+				values2[0] = Int64GetDatum(runs[0].first);
+				values2[1] = Int64GetDatum(runs[nruns - 1].last);
+				lp_prepare_kept(&span_plan,
+								"SELECT a.lead_id, a.occurred_at, a.type, a.properties, a.id "
+								"FROM lead_process.activity a "
+								"WHERE a.id OPERATOR(pg_catalog.>=) $1 "
+								"AND a.id OPERATOR(pg_catalog.<=) $2 "
+								"ORDER BY a.id", 2, argtypes2);
+				portal = SPI_cursor_open(NULL, span_plan, values2, NULL, false);
+			}
+			else
+			{
+				Oid			argtypes2[2] = {INT8ARRAYOID, INT8ARRAYOID};
+				Datum		values2[2];
+
+				values2[0] = makeArrayResult(firsts, b.cxt);
+				values2[1] = makeArrayResult(lasts, b.cxt);
+				lp_prepare_kept(&pending_plan,
+								"SELECT a.lead_id, a.occurred_at, a.type, a.properties, a.id "
+								"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS r(first_id, last_id) "
+								"JOIN lead_process.activity a "
+								"ON a.id OPERATOR(pg_catalog.>=) r.first_id "
+								"AND a.id OPERATOR(pg_catalog.<=) r.last_id", 2, argtypes2);
+				portal = SPI_cursor_open(NULL, pending_plan, values2, NULL, false);
+			}
 			for (;;)
 			{
 				SPI_cursor_fetch(portal, true, 10000);
@@ -1595,12 +1657,24 @@ lp_score_pending(PG_FUNCTION_ARGS)
 					TupleDesc	td = SPI_tuptable->tupdesc;
 					bool		isnull;
 					bool		props_null;
-					int64		lead_id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
-					TimestampTz at = DatumGetTimestampTz(SPI_getbinval(t, td, 2, &isnull));
-					Datum		type = SPI_getbinval(t, td, 3, &isnull);
-					Datum		props = SPI_getbinval(t, td, 4, &props_null);
 					int64		id = DatumGetInt64(SPI_getbinval(t, td, 5, &isnull));
+					int64		lead_id;
+					TimestampTz at;
+					Datum		type;
+					Datum		props;
 
+					if (dense)
+					{
+						/* rows come in id order; runs are sorted and disjoint */
+						while (k < nruns && runs[k].last < id)
+							k++;
+						if (k >= nruns || id < runs[k].first)
+							continue;	/* not queued: another statement's */
+					}
+					lead_id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
+					at = DatumGetTimestampTz(SPI_getbinval(t, td, 2, &isnull));
+					type = SPI_getbinval(t, td, 3, &isnull);
+					props = SPI_getbinval(t, td, 4, &props_null);
 					score_batch_add(&b, lead_id, id, at, type, props, props_null);
 				}
 				SPI_freetuptable(SPI_tuptable);
