@@ -283,23 +283,27 @@ COMMENT ON TRIGGER activity_score ON lead_process.activity IS
 
 /*
  * Deferred scoring (lead_process.defer_scoring = on): the activity trigger
- * only locks the leads FOR KEY SHARE and queues the statement's activity
- * ids here (as runs of consecutive ids), one row per statement; score_pending() (and sweep()) score
- * them.  No index: score_pending() takes rows with SKIP LOCKED in
- * physical order and deletes them.
+ * only locks the leads FOR KEY SHARE and queues the statement's
+ * activities here, as runs of consecutive ids of one lead (activity.id
+ * alone need not be unique), one row per statement; score_pending() (and
+ * sweep()) score them.  No index: score_pending() takes rows with SKIP
+ * LOCKED in physical order and deletes them.
  */
 CREATE TABLE lead_process.score_queue (
 	first_ids bigint[] NOT NULL,
 	last_ids  bigint[] NOT NULL,
+	lead_ids  bigint[] NOT NULL,
 	queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	CHECK (pg_catalog.cardinality(first_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(last_ids))
+	CHECK (pg_catalog.cardinality(first_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(last_ids)
+		   AND pg_catalog.cardinality(first_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(lead_ids))
 );
 -- deletes of a published score_queue replicate without a key
 ALTER TABLE lead_process.score_queue REPLICA IDENTITY FULL;
 COMMENT ON TABLE lead_process.score_queue IS
 	'Activities inserted with lead_process.defer_scoring on and not scored yet, one row per statement; score_pending() scores and deletes them';
-COMMENT ON COLUMN lead_process.score_queue.first_ids IS 'The statement''s activity ids as runs of consecutive ids: the first id of each run';
+COMMENT ON COLUMN lead_process.score_queue.first_ids IS 'The statement''s activities as runs of consecutive ids of one lead: the first id of each run';
 COMMENT ON COLUMN lead_process.score_queue.last_ids IS 'The last id of each run (first_ids[i] .. last_ids[i])';
+COMMENT ON COLUMN lead_process.score_queue.lead_ids IS 'The lead of each run''s activities';
 COMMENT ON COLUMN lead_process.score_queue.queued_at IS 'When the statement''s transaction started (for activities queued again, that of the score_pending() call)';
 SELECT pg_catalog.pg_extension_config_dump('lead_process.score_queue', '');
 
@@ -336,6 +340,22 @@ CREATE TRIGGER lead_truncated
 	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.lead_truncated_trigger();
 COMMENT ON TRIGGER lead_truncated ON lead_process.lead IS
 	'Truncates the activities of truncated leads';
+CREATE FUNCTION lead_process.score_queue_truncate_trigger() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	TRUNCATE lead_process.score_queue;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION lead_process.score_queue_truncate_trigger() IS
+	'AFTER TRUNCATE trigger on activity: empties score_queue, whose queued ids would otherwise name activities inserted later';
+CREATE TRIGGER activity_truncated
+	AFTER TRUNCATE ON lead_process.activity
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_process.score_queue_truncate_trigger();
+COMMENT ON TRIGGER activity_truncated ON lead_process.activity IS
+	'Empties score_queue with the activities (TRUNCATE of lead truncates activity, so this covers it too)';
 
 CREATE FUNCTION lead_process.activity_guard_trigger() RETURNS trigger
 	LANGUAGE plpgsql
@@ -406,6 +426,7 @@ COMMENT ON FUNCTION lead_process.score_explain(bigint) IS
 REVOKE ALL ON FUNCTION lead_process.activity_score_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.lead_deleted_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.lead_truncated_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.score_queue_truncate_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.activity_guard_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.rescore_behaviour(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.score_pending(integer) FROM PUBLIC;
@@ -913,6 +934,7 @@ DECLARE
 	recycled bigint := 0;
 	failed bigint := 0;
 	scored bigint;
+	n bigint;
 	msg text;
 BEGIN
 	IF as_of IS NULL THEN
@@ -972,8 +994,22 @@ BEGIN
 	 * Activities queued with lead_process.defer_scoring on.  After the SLA
 	 * work, whose calendar locks come before any lead lock; score_pending()
 	 * waits for no lead (it queues the activities of held leads again).
+	 * 10,000 queued statements at a time, at most a million per sweep; a
+	 * failure is a WARNING and leaves the queue as it was, the rest of the
+	 * sweep goes on.
 	 */
-	scored := lead_process.score_pending();
+	scored := 0;
+	FOR i IN 1..100 LOOP
+		BEGIN
+			n := lead_process.score_pending(10000);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+			RAISE WARNING 'scoring queued activities failed: %', msg;
+			EXIT;
+		END;
+		EXIT WHEN n OPERATOR(pg_catalog.=) 0;
+		scored := scored OPERATOR(pg_catalog.+) n;
+	END LOOP;
 
 	action := 'activities-scored';
 	leads := scored;

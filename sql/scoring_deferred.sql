@@ -36,7 +36,8 @@ VALUES (1, 'page_view', '2026-02-01 10:00+00', '{"url": "/pricing"}'),
 	   (1, 'page_view', '2026-02-01 11:00+00', '{"url": "/pricing"}'),
 	   (2, 'email_open', '2026-02-01 10:00+00', NULL);
 SELECT id, score, behaviour_score, score_tally, stage FROM lead_process.lead WHERE id IN (1, 2) ORDER BY id;
-SELECT cardinality(first_ids) AS runs, last_ids[1] - first_ids[1] + 1 AS activities
+SELECT cardinality(first_ids) AS runs, lead_ids,
+	   (SELECT sum(l - f + 1) FROM unnest(first_ids, last_ids) AS u(f, l)) AS activities
   FROM lead_process.score_queue;
 
 -- an unknown lead is refused at once, as without deferral; nothing is queued
@@ -116,6 +117,26 @@ SELECT id, score_tally -> (SELECT id::text FROM lead_process.behaviour_rule WHER
   FROM lead_process.lead WHERE id = 3;
 SELECT lead_process.rescore_behaviour() AS corrections;
 
+-- activity ids given by the client may repeat across leads: each queued
+-- run names its lead, so none is scored twice or for the wrong lead
+SET lead_process.defer_scoring = off;
+INSERT INTO lead_process.activity (id, lead_id, type, properties) VALUES (900001, 2, 'page_view', '{"url": "/blog"}');
+SET lead_process.defer_scoring = on;
+INSERT INTO lead_process.activity (id, lead_id, type, properties) VALUES (900001, 1, 'page_view', '{"url": "/blog"}');
+INSERT INTO lead_process.activity (id, lead_id, type, properties)
+VALUES (900002, 1, 'page_view', '{"url": "/blog"}'), (900002, 2, 'page_view', '{"url": "/blog"}');
+SELECT lead_process.rescore_behaviour() AS corrections_before_scoring;
+SELECT lead_process.score_pending() AS scored;
+SELECT lead_process.rescore_behaviour() AS corrections;
+
+-- a queue row score_pending() cannot read makes sweep() warn and go on;
+-- the row stays queued
+INSERT INTO lead_process.score_queue (first_ids, last_ids, lead_ids) VALUES ('{5}', '{4}', '{1}');
+SELECT lead_process.score_pending();
+SELECT action, leads FROM lead_process.sweep('2026-03-01 00:00+00') WHERE action IN ('activities-scored', 'metrics-folded');
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+DELETE FROM lead_process.score_queue;
+
 -- sweep() scores the queue and says how many activities it scored
 INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (2, 'email_open', '2026-02-21 00:00+00');
 SELECT action, leads FROM lead_process.sweep('2026-03-01 00:00+00') WHERE action = 'activities-scored';
@@ -170,4 +191,11 @@ SELECT count(*) AS leads_compared,
 -- (stages may differ: row by row a lead is promoted when one activity
 -- crosses the threshold, a batch promotes on the batch's total; see
 -- docs/scoring.md)
+-- TRUNCATE of activity (or of lead, which truncates activity) empties the
+-- queue: its ids would otherwise name activities inserted later
+INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view');
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+TRUNCATE lead_process.activity;
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+
 DROP EXTENSION lead_process;

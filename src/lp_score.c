@@ -41,6 +41,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "utils/array.h"
@@ -752,7 +753,26 @@ apply_caps(const LpBehaviourRule *r, int32 matched, int32 given, int32 n)
 }
 
 static void activity_lead_missing(int64 lead_id, Relation rel) pg_attribute_noreturn();
-static void queue_runs(int64 *acts, int64 n, Datum *first_ids, Datum *last_ids);
+/* An activity id and its lead */
+typedef struct IdLead
+{
+	int64		id;
+	int64		lead;
+} IdLead;
+
+static int
+id_lead_cmp(const void *a, const void *b)
+{
+	const IdLead *x = (const IdLead *) a;
+	const IdLead *y = (const IdLead *) b;
+
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return (x->lead > y->lead) - (x->lead < y->lead);
+}
+
+static void queue_runs(IdLead *acts, int64 n, Datum *first_ids, Datum *last_ids,
+					   Datum *lead_ids);
 
 /*
  * A batch of activities being scored: the matches per lead and rule.  The
@@ -769,6 +789,7 @@ typedef struct ScoreBatch
 	int64		nrows;
 	bool		keep_ids;		/* keep activity ids per lead (to requeue) */
 	int64		requeued;		/* activities requeued by score_batch_apply */
+	int64		dropped;		/* activities of leads deleted meanwhile */
 } ScoreBatch;
 
 static void
@@ -781,6 +802,7 @@ score_batch_init(ScoreBatch *b, LpProcess *proc)
 	b->nrows = 0;
 	b->keep_ids = false;
 	b->requeued = 0;
+	b->dropped = 0;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(LeadBatch);
@@ -877,30 +899,37 @@ score_batch_add(ScoreBatch *b, int64 lead_id, int64 activity_id, TimestampTz at,
 }
 
 static SPIPlanPtr skip_lock_plan = NULL;
+static SPIPlanPtr queue_plan = NULL;
 static SPIPlanPtr exists_plan = NULL;
 static SPIPlanPtr requeue_plan = NULL;
 
 /*
  * queue_runs
- *		The activity ids acts[0..n) (sorted here) as runs of consecutive ids:
- *		the two arrays of a score_queue row.
+ *		The activities acts[0..n) (sorted here by id, then lead) as runs of
+ *		consecutive ids of one lead: the three arrays of a score_queue row.
+ *		activity.id alone need not be unique (clients may give ids), so a
+ *		run names its lead.
  */
 static void
-queue_runs(int64 *acts, int64 n, Datum *first_ids, Datum *last_ids)
+queue_runs(IdLead *acts, int64 n, Datum *first_ids, Datum *last_ids,
+		   Datum *lead_ids)
 {
 	Datum	   *firsts = palloc(sizeof(Datum) * n);
 	Datum	   *lasts = palloc(sizeof(Datum) * n);
+	Datum	   *leads = palloc(sizeof(Datum) * n);
 	int			nruns = 0;
 
-	qsort(acts, n, sizeof(int64), int64_cmp);
+	qsort(acts, n, sizeof(IdLead), id_lead_cmp);
 	for (int64 i = 0; i < n; i++)
 	{
-		if (nruns > 0 && DatumGetInt64(lasts[nruns - 1]) == acts[i] - 1)
-			lasts[nruns - 1] = Int64GetDatum(acts[i]);
+		if (nruns > 0 && DatumGetInt64(leads[nruns - 1]) == acts[i].lead &&
+			DatumGetInt64(lasts[nruns - 1]) == acts[i].id - 1)
+			lasts[nruns - 1] = Int64GetDatum(acts[i].id);
 		else
 		{
-			firsts[nruns] = Int64GetDatum(acts[i]);
-			lasts[nruns] = Int64GetDatum(acts[i]);
+			firsts[nruns] = Int64GetDatum(acts[i].id);
+			lasts[nruns] = Int64GetDatum(acts[i].id);
+			leads[nruns] = Int64GetDatum(acts[i].lead);
 			nruns++;
 		}
 	}
@@ -908,27 +937,38 @@ queue_runs(int64 *acts, int64 n, Datum *first_ids, Datum *last_ids)
 												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	*last_ids = PointerGetDatum(construct_array(lasts, nruns, INT8OID, 8,
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	*lead_ids = PointerGetDatum(construct_array(leads, nruns, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
  * requeue_locked
  *		Of the leads score_pending() could not lock, those that still exist
  *		are held by another transaction: queue their activities again, in
- *		one score_queue row.  Connected to SPI, as the owner.  Returns how
- *		many activities it queued.
+ *		one score_queue row.  The activities of those that do not exist any
+ *		more went with their lead; they are counted in b->dropped.
+ *		Connected to SPI, as the owner.  Returns how many activities it
+ *		queued again.
  */
 static int64
 requeue_locked(ScoreBatch *b, int64 *gaps, int ngaps)
 {
-	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
-	Datum		values[2];
+	Oid			argtypes[3] = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[3];
 	Datum	   *elems = palloc(sizeof(Datum) * ngaps);
-	int64	   *acts;
+	IdLead	   *acts;
 	int64		nacts = 0;
 	int64		cap = 0;
+	int64		gap_acts = 0;
 
 	for (int i = 0; i < ngaps; i++)
+	{
+		LeadBatch  *lb = hash_search(b->leads, &gaps[i], HASH_FIND, NULL);
+
 		elems[i] = Int64GetDatum(gaps[i]);
+		if (lb != NULL)
+			gap_acts += lb->nacts;
+	}
 	values[0] = PointerGetDatum(construct_array(elems, ngaps, INT8OID, 8,
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	lp_prepare_kept(&exists_plan,
@@ -943,13 +983,13 @@ requeue_locked(ScoreBatch *b, int64 *gaps, int ngaps)
 													 SPI_tuptable->tupdesc, 1, &isnull));
 		LeadBatch  *lb = hash_search(b->leads, &id, HASH_FIND, NULL);
 
-		if (lb == NULL)
-			continue;
-		cap += lb->nacts;
+		if (lb != NULL)
+			cap += lb->nacts;
 	}
+	b->dropped += gap_acts - cap;
 	if (cap == 0)
 		return 0;
-	acts = palloc(sizeof(int64) * cap);
+	acts = palloc(sizeof(IdLead) * cap);
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
 		bool		isnull;
@@ -959,13 +999,17 @@ requeue_locked(ScoreBatch *b, int64 *gaps, int ngaps)
 
 		if (lb == NULL)
 			continue;
-		memcpy(acts + nacts, lb->acts, sizeof(int64) * lb->nacts);
-		nacts += lb->nacts;
+		for (int i = 0; i < lb->nacts; i++)
+		{
+			acts[nacts].id = lb->acts[i];
+			acts[nacts].lead = id;
+			nacts++;
+		}
 	}
-	queue_runs(acts, nacts, &values[0], &values[1]);
+	queue_runs(acts, nacts, &values[0], &values[1], &values[2]);
 	lp_prepare_kept(&requeue_plan,
-					"INSERT INTO lead_process.score_queue (first_ids, last_ids) VALUES ($1, $2)",
-					2, argtypes);
+					"INSERT INTO lead_process.score_queue (first_ids, last_ids, lead_ids) "
+					"VALUES ($1, $2, $3)", 3, argtypes);
 	if (SPI_execute_plan(requeue_plan, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "queueing activities again failed");
 	return nacts;
@@ -1223,8 +1267,14 @@ score_batch_apply(ScoreBatch *b, bool queued, Relation errrel)
 			m_causes[i] = promotions[i].cause;
 			m_details[i] = promotions[i].details;
 		}
-		/* as the role that inserted the activities: the history names it */
-		SetUserIdAndSecContext(save_userid, save_sec);
+		/*
+		 * In the trigger, as the role that inserted the activities: the
+		 * history names it.  In score_pending(), as the owner: the inserting
+		 * roles are not known any more, and the caller (a sweep, or a rep
+		 * under row-level security) may not see every lead it scores.
+		 */
+		if (!queued)
+			SetUserIdAndSecContext(save_userid, save_sec);
 		lp_move_leads(npromotions, m_ids, m_stages, m_ats, m_causes, m_details);
 		SetUserIdAndSecContext(proc->history_owner,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -1282,22 +1332,32 @@ lock_lead_key_share(Relation lead, Relation pkey, TupleTableSlot *slot,
 
 		r = table_tuple_lock(lead, &tid, snap, slot, GetCurrentCommandId(false),
 							 LockTupleKeyShare, LockWaitBlock,
-							 IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							 TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
+							 (IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
 							 &tmfd);
 		switch (r)
 		{
 			case TM_Ok:
+				break;
 			case TM_SelfModified:
+				/* changed by a later command of this transaction: not there */
+				found = false;
 				break;
 			case TM_Updated:
-			case TM_Deleted:
 				if (IsolationUsesXactSnapshot())
 					ereport(ERROR,
 							errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 							errmsg("could not serialize access due to concurrent update"),
 							errdetail("Lead " INT64_FORMAT " was changed by another transaction.", id));
-				if (r == TM_Updated)
-					elog(ERROR, "unexpected concurrent update of lead " INT64_FORMAT, id);
+				/* READ COMMITTED follows the update chain: not reached */
+				elog(ERROR, "unexpected concurrent update of lead " INT64_FORMAT, id);
+				break;
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							errmsg("could not serialize access due to concurrent delete"),
+							errdetail("Lead " INT64_FORMAT " was deleted by another transaction.", id));
 				found = false;
 				break;
 			default:
@@ -1321,7 +1381,7 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 {
 	int64		nacts = 0;
 	int64		cap = 64;
-	int64	   *acts = palloc(sizeof(int64) * cap);
+	IdLead	   *acts = palloc(sizeof(IdLead) * cap);
 	int64	   *leads = palloc(sizeof(int64) * cap);
 	int			nleads = 0;
 	Relation	lead;
@@ -1336,18 +1396,19 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 
 		if (nacts == cap)
 		{
-			if (cap >= (int64) (MaxAllocSize / sizeof(int64)) / 2)
+			if (cap >= (int64) (MaxAllocSize / sizeof(IdLead)) / 2)
 				ereport(ERROR,
 						errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 						errmsg("too many activities in one statement to queue"),
-						errhint("Load at most %d activities per statement with lead_process.defer_scoring on.",
-								(int) cap));
+						errdetail("At most " INT64_FORMAT " activities can be queued by one statement.", cap),
+						errhint("Split the load into several statements, or load it with lead_process.defer_scoring off."));
 			cap *= 2;
-			acts = repalloc(acts, sizeof(int64) * cap);
+			acts = repalloc(acts, sizeof(IdLead) * cap);
 			leads = repalloc(leads, sizeof(int64) * cap);
 		}
-		acts[nacts] = DatumGetInt64(slot_getattr(slot, att_id, &isnull));
-		leads[nacts] = DatumGetInt64(slot_getattr(slot, att_lead, &isnull));
+		acts[nacts].id = DatumGetInt64(slot_getattr(slot, att_id, &isnull));
+		acts[nacts].lead = DatumGetInt64(slot_getattr(slot, att_lead, &isnull));
+		leads[nacts] = acts[nacts].lead;
 		nacts++;
 	}
 	if (nacts == 0)
@@ -1388,21 +1449,60 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 	table_close(lead, NoLock);
 
 	/*
-	 * The queue row: the activity ids as runs of consecutive ids (a COPY
-	 * without concurrent writers is one run).  score_queue has no index and
-	 * no trigger.
+	 * The queue row: the activities as runs of consecutive ids of one lead
+	 * (a COPY of one lead's activities without concurrent writers is one
+	 * run).  As the extension creates score_queue (a heap, these columns,
+	 * no index, trigger or row security) the row is written directly; if
+	 * somebody changed that, through SPI, which honours whatever they
+	 * added.
 	 */
 	queue = table_open(queue_relid, RowExclusiveLock);
 	{
 		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-		HeapTuple	tup;
+		TupleDesc	qdesc = RelationGetDescr(queue);
 
-		queue_runs(acts, nacts, &values[0], &values[1]);
-		values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-		tup = heap_form_tuple(RelationGetDescr(queue), values, nulls);
-		simple_heap_insert(queue, tup);
-		heap_freetuple(tup);
+		queue_runs(acts, nacts, &values[0], &values[1], &values[2]);
+		if (queue->rd_rel->relam == HEAP_TABLE_AM_OID &&
+			!queue->rd_rel->relhasindex &&
+			queue->trigdesc == NULL &&
+			!queue->rd_rel->relrowsecurity &&
+			qdesc->natts == 4 &&
+			strcmp(NameStr(TupleDescAttr(qdesc, 0)->attname), "first_ids") == 0 &&
+			strcmp(NameStr(TupleDescAttr(qdesc, 1)->attname), "last_ids") == 0 &&
+			strcmp(NameStr(TupleDescAttr(qdesc, 2)->attname), "lead_ids") == 0 &&
+			strcmp(NameStr(TupleDescAttr(qdesc, 3)->attname), "queued_at") == 0)
+		{
+			Datum		row[4];
+			bool		nulls[4] = {false, false, false, false};
+			HeapTuple	tup;
+
+			row[0] = values[0];
+			row[1] = values[1];
+			row[2] = values[2];
+			row[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+			tup = heap_form_tuple(qdesc, row, nulls);
+			simple_heap_insert(queue, tup);
+			heap_freetuple(tup);
+		}
+		else
+		{
+			Oid			argtypes[3] = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+			Oid			save_userid;
+			int			save_sec;
+
+			GetUserIdAndSecContext(&save_userid, &save_sec);
+			SetUserIdAndSecContext(proc->history_owner,
+								   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			lp_prepare_kept(&queue_plan,
+							"INSERT INTO lead_process.score_queue (first_ids, last_ids, lead_ids) "
+							"VALUES ($1, $2, $3)", 3, argtypes);
+			if (SPI_execute_plan(queue_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "queueing activities failed");
+			SPI_finish();
+			SetUserIdAndSecContext(save_userid, save_sec);
+		}
 	}
 	table_close(queue, NoLock);
 }
@@ -1493,6 +1593,7 @@ typedef struct IdRun
 {
 	int64		first;
 	int64		last;
+	int64		lead;
 } IdRun;
 
 static int
@@ -1526,9 +1627,9 @@ lp_score_pending(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	Datum		limit = PG_ARGISNULL(0) ? (Datum) 0 : Int64GetDatum((int64) PG_GETARG_INT32(0));
-	ArrayBuildState *firsts;
-	ArrayBuildState *lasts;
-	int64		nqueued = 0;
+	IdRun	   *runs = NULL;
+	int64		nruns = 0;
+	int64		caprun = 0;
 
 	if (!PG_ARGISNULL(0) && PG_GETARG_INT32(0) < 1)
 		ereport(ERROR,
@@ -1537,8 +1638,6 @@ lp_score_pending(PG_FUNCTION_ARGS)
 				errhint("Pass NULL to score every queued statement."));
 	score_batch_init(&b, proc);
 	b.keep_ids = true;
-	firsts = initArrayResult(INT8OID, b.cxt, false);
-	lasts = initArrayResult(INT8OID, b.cxt, false);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
@@ -1557,62 +1656,69 @@ lp_score_pending(PG_FUNCTION_ARGS)
 						"WHERE q.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 						"SELECT s.ctid FROM lead_process.score_queue s "
 						"LIMIT $1 FOR UPDATE SKIP LOCKED)) "
-						"RETURNING q.first_ids, q.last_ids", 1, argtypes);
+						"RETURNING q.first_ids, q.last_ids, q.lead_ids", 1, argtypes);
 		if (SPI_execute_plan(dequeue_plan, values, nulls, false, 0) != SPI_OK_DELETE_RETURNING)
 			elog(ERROR, "taking queued activities failed");
 		for (uint64 row = 0; row < SPI_processed; row++)
 		{
-			for (int col = 1; col <= 2; col++)
+			Datum	   *elems[3];
+			bool	   *enulls[3];
+			int			n[3];
+
+			for (int col = 0; col < 3; col++)
 			{
 				bool		isnull;
 				Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-											  col, &isnull);
-				Datum	   *elems;
-				bool	   *enulls;
-				int			n;
+											  col + 1, &isnull);
 
 				if (isnull)
 					elog(ERROR, "score_queue row with NULL ids");
 				deconstruct_array(DatumGetArrayTypeP(d), INT8OID, 8, FLOAT8PASSBYVAL,
-								  TYPALIGN_DOUBLE, &elems, &enulls, &n);
-				for (int i = 0; i < n; i++)
-				{
-					if (enulls[i])
-						elog(ERROR, "score_queue row with NULL ids");
-					accumArrayResult(col == 1 ? firsts : lasts, elems[i], false,
-									 INT8OID, b.cxt);
-				}
+								  TYPALIGN_DOUBLE, &elems[col], &enulls[col], &n[col]);
 			}
-			if (firsts->nelems != lasts->nelems)
-				elog(ERROR, "score_queue row with first_ids and last_ids of different lengths");
-			nqueued++;
+			if (n[0] != n[1] || n[0] != n[2])
+				elog(ERROR, "score_queue row with arrays of different lengths");
+			for (int i = 0; i < n[0]; i++)
+			{
+				if (enulls[0][i] || enulls[1][i] || enulls[2][i])
+					elog(ERROR, "score_queue row with NULL ids");
+				if (nruns == caprun)
+				{
+					if (caprun >= (int64) (MaxAllocSize / sizeof(IdRun)) / 2)
+						ereport(ERROR,
+								errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+								errmsg("too many queued runs of activities to score at once"),
+								errhint("Pass max_statements to score the queue in parts."));
+					caprun = Max(64, caprun * 2);
+					runs = runs ? repalloc(runs, sizeof(IdRun) * caprun) :
+						MemoryContextAlloc(b.cxt, sizeof(IdRun) * caprun);
+				}
+				runs[nruns].first = DatumGetInt64(elems[0][i]);
+				runs[nruns].last = DatumGetInt64(elems[1][i]);
+				runs[nruns].lead = DatumGetInt64(elems[2][i]);
+				if (runs[nruns].last < runs[nruns].first)
+					elog(ERROR, "score_queue row with a run that ends before it starts");
+				nruns++;
+			}
 		}
 		SPI_freetuptable(SPI_tuptable);
 
-		if (firsts->nelems > 0)
+		if (nruns > 0)
 		{
 			Portal		portal;
-			int			nruns = firsts->nelems;
-			IdRun	   *runs = MemoryContextAlloc(b.cxt, sizeof(IdRun) * nruns);
 			double		total = 0;
 			bool		dense;
-			int			k = 0;
+			int64		k = 0;
 
-			for (int i = 0; i < nruns; i++)
-			{
-				runs[i].first = DatumGetInt64(firsts->dvalues[i]);
-				runs[i].last = DatumGetInt64(lasts->dvalues[i]);
-				if (runs[i].last < runs[i].first)
-					elog(ERROR, "score_queue row with a run that ends before it starts");
+			for (int64 i = 0; i < nruns; i++)
 				total += (double) runs[i].last - (double) runs[i].first + 1;
-			}
 			qsort(runs, nruns, sizeof(IdRun), id_run_cmp);
 
 			/*
 			 * Many short runs close together (single-row inserts queue one id
-			 * each): read the span in id order and keep the queued ids, one
-			 * index range scan instead of one per run.  Otherwise one range
-			 * scan per run.
+			 * each): read the span in id order and keep the queued
+			 * activities, one index range scan instead of one per run.
+			 * Otherwise one range scan per run.
 			 */
 			dense = nruns > 16 &&
 				((double) runs[nruns - 1].last - (double) runs[0].first) / 4 < total;
@@ -1620,9 +1726,12 @@ lp_score_pending(PG_FUNCTION_ARGS)
 			{
 				Oid			argtypes2[2] = {INT8OID, INT8OID};
 				Datum		values2[2];
+				int64		hi = runs[0].last;
 
+				for (int64 i = 1; i < nruns; i++)
+					hi = Max(hi, runs[i].last);
 				values2[0] = Int64GetDatum(runs[0].first);
-				values2[1] = Int64GetDatum(runs[nruns - 1].last);
+				values2[1] = Int64GetDatum(hi);
 				lp_prepare_kept(&span_plan,
 								"SELECT a.lead_id, a.occurred_at, a.type, a.properties, a.id "
 								"FROM lead_process.activity a "
@@ -1633,17 +1742,32 @@ lp_score_pending(PG_FUNCTION_ARGS)
 			}
 			else
 			{
-				Oid			argtypes2[2] = {INT8ARRAYOID, INT8ARRAYOID};
-				Datum		values2[2];
+				Oid			argtypes2[3] = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+				Datum		values2[3];
+				Datum	   *f = palloc(sizeof(Datum) * nruns);
+				Datum	   *l = palloc(sizeof(Datum) * nruns);
+				Datum	   *d = palloc(sizeof(Datum) * nruns);
 
-				values2[0] = makeArrayResult(firsts, b.cxt);
-				values2[1] = makeArrayResult(lasts, b.cxt);
+				for (int64 i = 0; i < nruns; i++)
+				{
+					f[i] = Int64GetDatum(runs[i].first);
+					l[i] = Int64GetDatum(runs[i].last);
+					d[i] = Int64GetDatum(runs[i].lead);
+				}
+				values2[0] = PointerGetDatum(construct_array(f, nruns, INT8OID, 8,
+															 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+				values2[1] = PointerGetDatum(construct_array(l, nruns, INT8OID, 8,
+															 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+				values2[2] = PointerGetDatum(construct_array(d, nruns, INT8OID, 8,
+															 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 				lp_prepare_kept(&pending_plan,
 								"SELECT a.lead_id, a.occurred_at, a.type, a.properties, a.id "
-								"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS r(first_id, last_id) "
+								"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+								"pg_catalog.unnest($3)) AS r(first_id, last_id, lead_id) "
 								"JOIN lead_process.activity a "
 								"ON a.id OPERATOR(pg_catalog.>=) r.first_id "
-								"AND a.id OPERATOR(pg_catalog.<=) r.last_id", 2, argtypes2);
+								"AND a.id OPERATOR(pg_catalog.<=) r.last_id "
+								"AND a.lead_id OPERATOR(pg_catalog.=) r.lead_id", 3, argtypes2);
 				portal = SPI_cursor_open(NULL, pending_plan, values2, NULL, false);
 			}
 			for (;;)
@@ -1658,20 +1782,34 @@ lp_score_pending(PG_FUNCTION_ARGS)
 					bool		isnull;
 					bool		props_null;
 					int64		id = DatumGetInt64(SPI_getbinval(t, td, 5, &isnull));
-					int64		lead_id;
+					int64		lead_id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
 					TimestampTz at;
 					Datum		type;
 					Datum		props;
 
 					if (dense)
 					{
-						/* rows come in id order; runs are sorted and disjoint */
+						bool		queued = false;
+
+						/*
+						 * Rows come in id order; runs are sorted by their first
+						 * id.  Runs are disjoint unless clients gave the same
+						 * id to activities of different leads, so the scan
+						 * below is one step in practice.
+						 */
 						while (k < nruns && runs[k].last < id)
 							k++;
-						if (k >= nruns || id < runs[k].first)
-							continue;	/* not queued: another statement's */
+						for (int64 j = k; j < nruns && runs[j].first <= id; j++)
+						{
+							if (runs[j].last >= id && runs[j].lead == lead_id)
+							{
+								queued = true;
+								break;
+							}
+						}
+						if (!queued)
+							continue;	/* another statement's */
 					}
-					lead_id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
 					at = DatumGetTimestampTz(SPI_getbinval(t, td, 2, &isnull));
 					type = SPI_getbinval(t, td, 3, &isnull);
 					props = SPI_getbinval(t, td, 4, &props_null);
@@ -1687,7 +1825,7 @@ lp_score_pending(PG_FUNCTION_ARGS)
 
 	if (b.nrows > 0)
 		score_batch_apply(&b, true, NULL);
-	PG_RETURN_INT64(b.nrows - b.requeued);
+	PG_RETURN_INT64(b.nrows - b.requeued - b.dropped);
 }
 
 /*
@@ -1730,9 +1868,10 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 		elog(ERROR, "locking leads for rescoring failed");
 	plan = SPI_prepare(
 					   "WITH queued AS ("
-					   " SELECT pg_catalog.generate_series(r.f, r.l) AS id"
+					   " SELECT r.f, r.l, r.lead"
 					   "   FROM lead_process.score_queue s,"
-					   "        ROWS FROM (pg_catalog.unnest(s.first_ids), pg_catalog.unnest(s.last_ids)) AS r(f, l)),"
+					   "        ROWS FROM (pg_catalog.unnest(s.first_ids), pg_catalog.unnest(s.last_ids),"
+					   "                   pg_catalog.unnest(s.lead_ids)) AS r(f, l, lead)),"
 					   " matched AS ("
 					   " SELECT a.lead_id, m.id AS rule_id, m.points, m.max_occurrences AS mo, m.max_points AS mp,"
 					   "        (EXTRACT(epoch FROM m.min_interval) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 AS iv,"
@@ -1749,7 +1888,8 @@ lp_rescore_behaviour(PG_FUNCTION_ARGS)
 					   "               OPERATOR(pg_catalog.~~) r.pattern)"
 					   "      ORDER BY r.priority, r.id LIMIT 1) m"
 					   "  WHERE ($1 IS NULL OR a.lead_id OPERATOR(pg_catalog.=) $1)"
-					   "    AND NOT EXISTS (SELECT FROM queued q WHERE q.id OPERATOR(pg_catalog.=) a.id)),"
+					   "    AND NOT EXISTS (SELECT FROM queued q WHERE q.lead OPERATOR(pg_catalog.=) a.lead_id"
+					   "                    AND a.id OPERATOR(pg_catalog.>=) q.f AND a.id OPERATOR(pg_catalog.<=) q.l)),"
 					   /* plain rules: count, then the caps */
 					   " plain AS ("
 					   " SELECT lead_id, rule_id, pg_catalog.count(*)::pg_catalog.int4 AS n,"
@@ -1982,7 +2122,7 @@ lp_lead_deleted_trigger(PG_FUNCTION_ARGS)
 	if (cascade_plan == NULL)
 	{
 		SPIPlanPtr	plan = SPI_prepare("DELETE FROM lead_process.activity a "
-									   "WHERE a.lead_id IN (SELECT o.id FROM old_lead o)",
+									   "WHERE a.lead_id OPERATOR(pg_catalog.=) ANY (SELECT o.id FROM old_lead o)",
 									   0, NULL);
 
 		if (plan == NULL)
@@ -1998,7 +2138,7 @@ lp_lead_deleted_trigger(PG_FUNCTION_ARGS)
 		crosscheck_snapshot = GetTransactionSnapshot();
 	}
 	if (SPI_execute_snapshot(cascade_plan, NULL, NULL, test_snapshot,
-							 crosscheck_snapshot, false, false, 0) != SPI_OK_DELETE)
+							 crosscheck_snapshot, false, true, 0) != SPI_OK_DELETE)
 		elog(ERROR, "deleting the activities of deleted leads failed");
 	SPI_finish();
 	return PointerGetDatum(NULL);

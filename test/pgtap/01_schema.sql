@@ -52,7 +52,7 @@ SELECT functions_are('lead_process', ARRAY[
 	'condition_check', 'condition_matches',
 	'fit_score_of', 'fit_rules_of', 'rescore_fit', 'fit_explain', 'fit_rule_validate_trigger',
 	'read_events', 'ack_events', 'prune_events',
-	'activity_score_trigger', 'lead_deleted_trigger', 'lead_truncated_trigger',
+	'activity_score_trigger', 'lead_deleted_trigger', 'lead_truncated_trigger', 'score_queue_truncate_trigger',
 	'activity_guard_trigger', 'rescore_behaviour', 'score_explain', 'decayed_points', 'current_score',
 	'score_pending', 'enable_rep_security', 'rep_security_enabled',
 	'grant_reader', 'grant_writer', 'grant_admin', 'revoke_all',
@@ -619,6 +619,7 @@ $$, $$ VALUES ('lead_process.lead_stage_trigger()'), ('lead_process.lead_history
 			  ('lead_process.history_guard_trigger()'), ('lead_process.config_changed_trigger()'),
 			  ('lead_process.fit_rule_validate_trigger()'), ('lead_process.activity_score_trigger()'),
 			  ('lead_process.lead_deleted_trigger()'), ('lead_process.lead_truncated_trigger()'),
+			  ('lead_process.score_queue_truncate_trigger()'),
 			  ('lead_process.activity_guard_trigger()'),
 			  ('lead_process.condition_validate_trigger()'), ('lead_process.calendar_validate_trigger()'),
 			  ('lead_process.lead_history_flush_trigger()'),
@@ -652,7 +653,7 @@ SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rule_validate']);
 SELECT triggers_are('lead_process', 'behaviour_rule', ARRAY['config_changed']);
-SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed']);
+SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed', 'activity_truncated']);
 SELECT triggers_are('lead_process', 'calendar', ARRAY['config_changed', 'calendar_validate',
 	'sla_rebase', 'sla_recompute_update', 'sla_edit_lock']);
 SELECT triggers_are('lead_process', 'calendar_hours', ARRAY['config_changed', 'calendar_hours_validate',
@@ -695,6 +696,7 @@ $$, $$ VALUES
 	('lead', 'lead_deleted', 'lead_process.lead_deleted_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
 	('lead', 'lead_truncated', 'lead_process.lead_truncated_trigger', 'AFTER', 'STATEMENT', 'TRUNCATE', 'O'),
 	('activity', 'activity_lead_fixed', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
+	('activity', 'activity_truncated', 'lead_process.score_queue_truncate_trigger', 'AFTER', 'STATEMENT', 'TRUNCATE', 'O'),
 	('team', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('rep', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('rep_capacity', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),

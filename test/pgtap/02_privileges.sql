@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(611);
+SELECT plan(615);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -178,7 +178,8 @@ SELECT f.n, f.func, f.args, l.level,
 	(64, 'metric_hist_merge', '{bigint[],bigint[]}'::name[], NULL),
 	(65, 'metric_hist_percentile', '{bigint[],double precision}'::name[], NULL),
 	(66, 'lead_history_flush_trigger', '{}'::name[], NULL),
-	(67, 'score_pending', '{integer}'::name[], 2)
+	(67, 'score_pending', '{integer}'::name[], 2),
+	(68, 'score_queue_truncate_trigger', '{}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
