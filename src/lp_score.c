@@ -1372,7 +1372,8 @@ lock_lead_key_share(Relation lead, Relation pkey, TupleTableSlot *slot,
  *		The deferred path of the activity trigger: lock the statement's leads
  *		FOR KEY SHARE in id order (proving they exist; deleting a lead waits
  *		for the writer's commit, then takes its activities with it), and
- *		queue the activity ids in one score_queue row.  No SPI: this is the
+ *		queue the activities in one score_queue row.  With the process cache
+ *		warm and score_queue as the extension made it, no SPI: this is the
  *		whole cost of a deferred single-row insert.
  */
 static void
