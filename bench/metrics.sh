@@ -12,18 +12,21 @@
 #   2. a dataset generated set-based with session_replication_role = replica
 #      (no trigger fires, as in the documented restore procedure): leads
 #      spread over 2024-2025 with 8 sources, 40 campaigns, 2 lead types and
-#      50 owners, and about 2.8 stage changes each along eight paths
-#      (staying, rejected, disqualified, accepted, fast-tracked, recycled
-#      after an opportunity, won), one contact attempt per handoff; then
-#      rebuild_metrics()
-#   3. each dashboard query on the views, and the same numbers computed
-#      directly from stage_history and contact_attempt, each the best of
-#      [runs] runs, every row and column read
+#      50 owners, and 2.0 stage changes each (3.0 history rows with the
+#      creation) along nine paths (staying, rejected, rejected and
+#      requalified, left in mql, disqualified, accepted, fast-tracked,
+#      recycled after an opportunity, won), one contact attempt per
+#      handoff; then rebuild_metrics()
+#   3. each dashboard query on the views (the best of [runs] runs) and the
+#      same numbers computed directly from stage_history, contact_attempt
+#      and lead (one run), every row and column read; where the two return
+#      the same columns, their digests must be equal ('check')
 #   4. ingest: [moves] stage moves (lead -> mql, one UPDATE) with the
 #      metric triggers and with them disabled, and the fold of their deltas
 #
 # Output lines: 'time NAME SECONDS', 'ms NAME VIEW_MS RECOMPUTE_MS',
-# 'ratio NAME X'; a table; progress goes to stderr, comments start '#'.
+# 'ratio NAME X', 'check NAME same|DIFFERS'; a table; progress goes to
+# stderr, comments start '#'.
 #   ratio views_vs_recompute X               total recompute time / total view time
 #   ratio ingest_with_rollups_vs_without X   time of the moves with the metric
 #                                            triggers / without (1.0 = free)
@@ -86,37 +89,42 @@ echo "# PostgreSQL $version; $settings"
 # 2. The dataset (bench/metrics_data.sql)
 step "generating $leads leads and their history (replica mode: no triggers)"
 timed generate -v leads="$leads" -f "$root/bench/metrics_data.sql"
-p -c 'VACUUM ANALYZE'
+timed vacuum_analyze -c 'VACUUM ANALYZE'
 history=$(p -At -c 'SELECT count(*) FROM lead_process.stage_history')
 echo "# stage_history rows: $history"
 step "rebuild_metrics()"
-timed rebuild_metrics -c 'SELECT lead_process.rebuild_metrics()'
+timed rebuild_metrics -At -o "$dir/facts" -c 'SELECT lead_process.rebuild_metrics()'
+echo "# facts: $(cat "$dir/facts")"
 p -c 'VACUUM ANALYZE lead_process.metric_rollup, lead_process.metric_lead_reach, lead_process.metric_followup'
 rollup=$(p -At -c 'SELECT count(*) FROM lead_process.metric_rollup')
 echo "# metric_rollup rows: $rollup"
 
 # 3. Dashboards: view query and the same numbers from the history
 step "timing dashboards, best of $runs runs"
+t0=$(now)
 p -v runs="$runs" <<'SQL'
-CREATE FUNCTION pg_temp.best_ms(q text, runs int) RETURNS numeric LANGUAGE plpgsql AS $$
+-- best time of runs runs, and a digest of the rows (independent of their order)
+CREATE FUNCTION pg_temp.best_ms(q text, runs int, OUT ms numeric, OUT digest numeric)
+LANGUAGE plpgsql AS $$
 DECLARE
 	t0 timestamptz;
-	best numeric;
-	ms numeric;
-	sink bigint;
+	t numeric;
 BEGIN
 	FOR i IN 1 .. runs LOOP
 		t0 := clock_timestamp();
 		-- every row and column is read
-		EXECUTE format('SELECT sum(hashtext(x::text)) FROM (%s) x', q) INTO sink;
-		ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
-		best := least(best, ms);
+		EXECUTE format('SELECT coalesce(sum(hashtext(x::text)), 0) FROM (%s) x', q) INTO digest;
+		t := extract(epoch FROM clock_timestamp() - t0) * 1000;
+		ms := least(ms, t);
 	END LOOP;
-	RETURN round(best, 2);
+	ms := round(ms, 2);
 END $$;
-CREATE TEMP TABLE pairs (n int, name text, view_q text, recompute_q text);
+-- same: the recomputation returns the view's columns, so the two digests
+-- must be equal; the others differ by design (histogram percentiles
+-- against exact ones, or fewer columns)
+CREATE TEMP TABLE pairs (n int, name text, same boolean, view_q text, recompute_q text);
 INSERT INTO pairs VALUES
-(1, 'funnel_month', $v$
+(1, 'funnel_month', true, $v$
 	SELECT period_start, stage, entries, exits, stock_end FROM lead_process.metric_funnel
 	 WHERE grain = 'month' AND slice = 'all'$v$, $r$
 	SELECT period_start, stage, entries, exits,
@@ -126,10 +134,10 @@ INSERT INTO pairs VALUES
 			  FROM lead_process.stage_history h
 			 CROSS JOIN LATERAL (VALUES (true, h.to_stage), (false, h.from_stage)) s(dir, stage)
 			 WHERE h.kind <> 'status' AND s.stage IS NOT NULL GROUP BY 1, 2) f$r$),
-(2, 'funnel_week_by_owner', $v$
+(2, 'funnel_week_by_owner', true, $v$
 	SELECT period_start, stage, slice_value, entries, exits, stock_end FROM lead_process.metric_funnel
 	 WHERE grain = 'week' AND slice = 'owner' AND slice_value = 'rep-07'$v$, $r$
-	SELECT period_start, stage, entries, exits,
+	SELECT period_start, stage, 'rep-07', entries, exits,
 		   sum(entries - exits) OVER (PARTITION BY stage ORDER BY period_start) AS stock_end
 	  FROM (SELECT date_trunc('week', h.changed_at AT TIME ZONE 'UTC')::date AS period_start, s.stage,
 				   count(*) FILTER (WHERE s.dir) AS entries, count(*) FILTER (WHERE NOT s.dir) AS exits
@@ -137,16 +145,18 @@ INSERT INTO pairs VALUES
 					  FROM lead_process.stage_history h WHERE h.kind <> 'status') h
 			 CROSS JOIN LATERAL (VALUES (true, h.to_stage, h.owner), (false, h.from_stage, h.prev_owner)) s(dir, stage, owner)
 			 WHERE s.stage IS NOT NULL AND s.owner = 'rep-07' GROUP BY 1, 2) f$r$),
-(3, 'lead_flow_month_by_source', $v$
+(3, 'lead_flow_month_by_source', true, $v$
 	SELECT * FROM lead_process.metric_lead_flow WHERE grain = 'month' AND slice = 'source'$v$, $r$
-	SELECT date_trunc('month', h.changed_at AT TIME ZONE 'UTC')::date, l.source,
+	SELECT 'month', date_trunc('month', h.changed_at AT TIME ZONE 'UTC')::date, 'source', l.source,
 		   count(*) FILTER (WHERE h.to_stage = 'mql'), count(*) FILTER (WHERE h.kind = 'accept'),
 		   count(*) FILTER (WHERE h.kind = 'reject'), count(*) FILTER (WHERE h.from_stage = 'mql'),
+		   round(count(*) FILTER (WHERE h.kind = 'accept')::numeric
+				 / nullif(count(*) FILTER (WHERE h.from_stage = 'mql'), 0), 4),
 		   count(*) FILTER (WHERE h.kind = 'fast-track'), count(*) FILTER (WHERE h.to_stage = 'sal'),
 		   count(*) FILTER (WHERE h.to_stage = 'opportunity'), count(*) FILTER (WHERE h.to_stage = 'customer')
 	  FROM lead_process.stage_history h JOIN lead_process.lead l ON l.id = h.lead_id
-	 WHERE h.kind <> 'status' GROUP BY 1, 2$r$),
-(4, 'cohort_mql_month', $v$
+	 WHERE h.kind <> 'status' GROUP BY 2, 4$r$),
+(4, 'cohort_mql_month', false, $v$
 	SELECT * FROM lead_process.metric_conversion_cohort
 	 WHERE grain = 'month' AND slice = 'all' AND from_stage = 'mql'$v$, $r$
 	WITH reach AS (
@@ -160,7 +170,7 @@ INSERT INTO pairs VALUES
 		   percentile_disc(0.9) WITHIN GROUP (ORDER BY y.at - x.at)
 	  FROM reach x JOIN reach y ON y.lead_id = x.lead_id AND y.position > x.position
 	 WHERE x.stage = 'mql' GROUP BY 1, 2$r$),
-(5, 'revenue_quarter_by_campaign', $v$
+(5, 'revenue_quarter_by_campaign', false, $v$
 	SELECT * FROM lead_process.metric_revenue WHERE grain = 'quarter' AND slice = 'campaign'$v$, $r$
 	WITH q AS (
 		SELECT h.lead_id, min(h.changed_at) AS at FROM lead_process.stage_history h
@@ -168,17 +178,20 @@ INSERT INTO pairs VALUES
 	SELECT date_trunc('quarter', q.at AT TIME ZONE 'UTC')::date, l.campaign, count(*),
 		   count(*) FILTER (WHERE l.stage = 'customer'), sum(l.amount) FILTER (WHERE l.stage = 'customer')
 	  FROM q JOIN lead_process.lead l ON l.id = q.lead_id GROUP BY 1, 2$r$),
-(6, 'followup_month_by_rep', $v$
+(6, 'followup_month_by_rep', false, $v$
 	SELECT * FROM lead_process.metric_followup_time WHERE grain = 'month' AND slice = 'owner'$v$, $r$
 	SELECT date_trunc('month', h.changed_at AT TIME ZONE 'UTC')::date, h.owner, count(*), count(a.first),
 		   percentile_disc(0.5) WITHIN GROUP (ORDER BY a.first - h.changed_at),
 		   percentile_disc(0.9) WITHIN GROUP (ORDER BY a.first - h.changed_at)
-	  FROM lead_process.stage_history h
+	  FROM (SELECT h.*, lead(h.changed_at) OVER (PARTITION BY h.lead_id ORDER BY h.id) AS next_at
+			  FROM lead_process.stage_history h
+			 WHERE h.kind <> 'status' AND (h.to_stage = 'mql' OR h.kind = 'fast-track')) h
 	  LEFT JOIN LATERAL (SELECT min(c.occurred_at) AS first FROM lead_process.contact_attempt c
 						  WHERE c.lead_id = h.lead_id AND c.rep = h.owner
-							AND c.occurred_at >= h.changed_at) a ON true
-	 WHERE h.to_stage = 'mql' OR h.kind = 'fast-track' GROUP BY 1, 2$r$),
-(7, 'time_in_stage_quarter', $v$
+							AND c.occurred_at >= h.changed_at
+							AND (h.next_at IS NULL OR c.occurred_at < h.next_at)) a ON true
+	 GROUP BY 1, 2$r$),
+(7, 'time_in_stage_quarter', false, $v$
 	SELECT * FROM lead_process.metric_time_in_stage WHERE grain = 'quarter' AND slice = 'all'$v$, $r$
 	SELECT date_trunc('quarter', h.changed_at AT TIME ZONE 'UTC')::date, h.from_stage, count(*),
 		   percentile_disc(0.5) WITHIN GROUP (ORDER BY h.changed_at - h.prev_at),
@@ -186,33 +199,40 @@ INSERT INTO pairs VALUES
 	  FROM (SELECT h.*, lag(h.changed_at) OVER (PARTITION BY h.lead_id ORDER BY h.id) AS prev_at
 			  FROM lead_process.stage_history h WHERE h.kind <> 'status') h
 	 WHERE h.from_stage IS NOT NULL GROUP BY 1, 2$r$),
-(8, 'recycles_month', $v$
+(8, 'recycles_month', true, $v$
 	SELECT * FROM lead_process.metric_recycles WHERE grain = 'month' AND slice = 'all'$v$, $r$
-	SELECT date_trunc('month', h.changed_at AT TIME ZONE 'UTC')::date, h.from_stage, h.to_stage, h.kind,
-		   h.reason, count(*)
+	SELECT 'month', date_trunc('month', h.changed_at AT TIME ZONE 'UTC')::date, h.from_stage, h.to_stage,
+		   h.kind, h.reason, 'all', NULL::text, count(*)
 	  FROM lead_process.stage_history h WHERE h.kind IN ('reject', 'recycle', 'disqualify')
-	 GROUP BY 1, 2, 3, 4, 5$r$),
-(9, 'conversion_period_month', $v$
+	 GROUP BY 2, 3, 4, 5, 6$r$),
+(9, 'conversion_period_month', true, $v$
 	SELECT * FROM lead_process.metric_conversion_period WHERE grain = 'month' AND slice = 'all'$v$, $r$
-	SELECT m, f, t, k, n, sum(n) OVER (PARTITION BY m, f)
+	SELECT 'month', m, f, t, k, 'all', NULL::text, n, sum(n) OVER (PARTITION BY m, f),
+		   round(n / sum(n) OVER (PARTITION BY m, f), 4)
 	  FROM (SELECT date_trunc('month', h.changed_at AT TIME ZONE 'UTC')::date m, h.from_stage f,
 				   h.to_stage t, h.kind k, count(*) n
 			  FROM lead_process.stage_history h
 			 WHERE h.kind <> 'status' AND h.from_stage IS NOT NULL GROUP BY 1, 2, 3, 4) x$r$);
 CREATE TEMP TABLE result AS
-SELECT n, name, pg_temp.best_ms(view_q, :runs) AS view_ms,
-	   pg_temp.best_ms(recompute_q, 1) AS recompute_ms
-  FROM pairs ORDER BY n;
+SELECT n, name, same, (v).ms AS view_ms, (r).ms AS recompute_ms, (v).digest = (r).digest AS equal
+  FROM (SELECT n, name, same, pg_temp.best_ms(view_q, :runs) AS v, pg_temp.best_ms(recompute_q, 1) AS r
+		  FROM pairs OFFSET 0) x
+ ORDER BY n;
 \pset format unaligned
 \pset tuples_only on
 SELECT format('ms %s %s %s', name, view_ms, recompute_ms) FROM result ORDER BY n;
 SELECT format('ratio views_vs_recompute %s', round(sum(recompute_ms) / sum(view_ms), 1)) FROM result;
 SELECT format('time slowest_view_ms %s', max(view_ms)) FROM result;
+SELECT format('check %s %s', name, CASE WHEN equal THEN 'same' ELSE 'DIFFERS' END)
+  FROM result WHERE same ORDER BY n;
+SELECT format('check views_equal_recompute %s/%s', count(*) FILTER (WHERE equal), count(*))
+  FROM result WHERE same;
 \pset format aligned
 \pset tuples_only off
 SELECT name AS dashboard, view_ms, recompute_ms, round(recompute_ms / view_ms, 1) AS ratio
   FROM result ORDER BY n;
 SQL
+printf 'time dashboards %.3f\n' "$(echo "$(now) - $t0" | bc -l)"
 
 # 4. Ingest: the same moves with and without the metric triggers
 step "ingest: $moves moves with the metric triggers, $moves without"

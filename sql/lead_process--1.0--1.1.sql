@@ -1979,9 +1979,14 @@ CREATE FUNCTION lead_process.metric_hist_final(state internal) RETURNS bigint[]
 	AS 'MODULE_PATHNAME', 'lp_metric_hist_final';
 COMMENT ON FUNCTION lead_process.metric_hist_final(internal) IS
 	'Final function of metric_hist_agg() and metric_hist_sum()';
+-- SSPACE: a histogram state holds the buckets in use (a few dozen bytes to
+-- a few hundred); without it the planner assumes 8 kB per group, and a hash
+-- aggregate over many groups would spill to disk long before its memory is
+-- used
 CREATE AGGREGATE lead_process.metric_hist_agg(bucket smallint, n bigint) (
 	SFUNC = lead_process.metric_hist_add,
 	STYPE = internal,
+	SSPACE = 128,
 	FINALFUNC = lead_process.metric_hist_final
 );
 COMMENT ON AGGREGATE lead_process.metric_hist_agg(smallint, bigint) IS
@@ -1989,10 +1994,54 @@ COMMENT ON AGGREGATE lead_process.metric_hist_agg(smallint, bigint) IS
 CREATE AGGREGATE lead_process.metric_hist_sum(hist bigint[]) (
 	SFUNC = lead_process.metric_hist_add_array,
 	STYPE = internal,
+	SSPACE = 128,
 	FINALFUNC = lead_process.metric_hist_final
 );
 COMMENT ON AGGREGATE lead_process.metric_hist_sum(bigint[]) IS
 	'Sum of duration histograms';
+
+/*
+ * metric_slices(): for rebuild_metrics(), the facts of one rollup key and
+ * day counted for every slice and value in one pass (src/lp_metrics.c),
+ * instead of one hash entry per key, day, slice and value.
+ */
+CREATE TYPE lead_process.metric_slice AS (
+	slice       text,
+	slice_value text,
+	n           bigint,
+	amount      numeric,
+	hist        bigint[]
+);
+COMMENT ON TYPE lead_process.metric_slice IS
+	'Internal: the facts of one slice and value, as metric_slices() returns them';
+COMMENT ON COLUMN lead_process.metric_slice.slice IS 'all, source, campaign, lead_type or owner';
+COMMENT ON COLUMN lead_process.metric_slice.slice_value IS 'Value of the slice attribute (NULL for all, or when the attribute is NULL)';
+COMMENT ON COLUMN lead_process.metric_slice.n IS 'Number of facts';
+COMMENT ON COLUMN lead_process.metric_slice.amount IS 'Sum of the facts'' amounts, NULL when none has one';
+COMMENT ON COLUMN lead_process.metric_slice.hist IS 'Histogram of the facts'' buckets, NULL when none has one';
+CREATE FUNCTION lead_process.metric_slices_add(state internal, source text, campaign text,
+											   lead_type text, owner text, bucket smallint,
+											   amount numeric)
+	RETURNS internal
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_slices_add';
+COMMENT ON FUNCTION lead_process.metric_slices_add(internal, text, text, text, text, smallint, numeric) IS
+	'Transition function of metric_slices()';
+CREATE FUNCTION lead_process.metric_slices_final(state internal) RETURNS lead_process.metric_slice[]
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'lp_metric_slices_final';
+COMMENT ON FUNCTION lead_process.metric_slices_final(internal) IS
+	'Final function of metric_slices()';
+-- SSPACE: one entry per slice value met, about a hundred per key and day
+CREATE AGGREGATE lead_process.metric_slices(source text, campaign text, lead_type text, owner text,
+											bucket smallint, amount numeric) (
+	SFUNC = lead_process.metric_slices_add,
+	STYPE = internal,
+	SSPACE = 4096,
+	FINALFUNC = lead_process.metric_slices_final
+);
+COMMENT ON AGGREGATE lead_process.metric_slices(text, text, text, text, smallint, numeric) IS
+	'Internal (rebuild_metrics()): facts per slice and value, as metric_delta_cube counts them: all, then each value of source, campaign, lead_type and owner, with the number of facts, the sum of amounts and the histogram of buckets';
 CREATE FUNCTION lead_process.metric_hist_merge(a bigint[], b bigint[]) RETURNS bigint[]
 	LANGUAGE c IMMUTABLE PARALLEL SAFE
 	AS 'MODULE_PATHNAME', 'lp_metric_hist_merge';
@@ -2540,6 +2589,9 @@ CREATE FUNCTION lead_process.rebuild_metrics() RETURNS bigint
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	SET work_mem = '256MB'
+	-- hash aggregates: the planner overestimates the groups (days and keys,
+	-- not leads) and would sort every fact instead
+	SET enable_sort = off
 AS $$
 DECLARE
 	facts bigint;
@@ -2551,10 +2603,23 @@ BEGIN
 	TRUNCATE lead_process.metric_rollup, lead_process.metric_delta,
 			 lead_process.metric_lead_reach, lead_process.metric_followup RESTART IDENTITY;
 
+	-- First reaches: what metric_history_reach gives, the earliest row (by
+	-- id) per lead and stage.  A row reaches anew the funnel stages above the
+	-- highest its lead's earlier rows reached and up to its own: one pass in
+	-- the primary key's order, instead of sorting every (row, stage) pair.
 	INSERT INTO lead_process.metric_lead_reach (lead_id, stage, reached_at, owner, history_id)
-	SELECT DISTINCT ON (r.lead_id, r.stage) r.lead_id, r.stage, r.reached_at, r.owner, r.history_id
-	  FROM lead_process.metric_history_reach r
-	 ORDER BY r.lead_id, r.stage, r.history_id;
+	SELECT h.lead_id, s.name, h.changed_at, h.owner, h.id
+	  FROM (SELECT x.lead_id, x.id, x.changed_at, x.owner, t.position,
+				   pg_catalog.max(t.position) OVER (PARTITION BY x.lead_id ORDER BY x.id
+					   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached
+			  FROM lead_process.stage_history x
+			  JOIN lead_process.stage t
+				ON t.name OPERATOR(pg_catalog.=) x.to_stage AND NOT (t.is_terminal AND NOT t.is_won)
+			 WHERE x.kind OPERATOR(pg_catalog.<>) 'status') h
+	  JOIN lead_process.stage s
+		ON s.position OPERATOR(pg_catalog.<=) h.position
+	   AND (h.reached IS NULL OR s.position OPERATOR(pg_catalog.>) h.reached)
+	   AND NOT (s.is_terminal AND NOT s.is_won);
 
 	INSERT INTO lead_process.metric_followup (lead_id, handoff_id, handoff_at, rep, first_contact_at)
 	SELECT h.lead_id, h.handoff_id, h.handoff_at, h.rep, pg_catalog.min(a.occurred_at)
@@ -2566,42 +2631,62 @@ BEGIN
 	   AND (h.next_handoff_at IS NULL OR a.occurred_at OPERATOR(pg_catalog.<) h.next_handoff_at)
 	 GROUP BY h.lead_id, h.handoff_id, h.handoff_at, h.rep;
 
-	INSERT INTO lead_process.metric_delta
-		(measure, day, stage, to_stage, edge_kind, reason, source, campaign, lead_type, owner,
-		 bucket, n, amount)
-	SELECT f.measure, f.day, f.stage, f.to_stage, f.edge_kind, f.reason, f.source, f.campaign,
-		   f.lead_type, f.owner, f.bucket, pg_catalog.count(*), pg_catalog.sum(f.amount)
-	  FROM (SELECT h.measure, h.day, h.stage, h.to_stage, h.edge_kind, h.reason, h.source,
-				   h.campaign, h.lead_type, h.owner, h.bucket, NULL::numeric AS amount
-			  FROM lead_process.metric_history_facts h
-			UNION ALL
-			SELECT r.measure, r.day, r.stage, r.to_stage, NULL, NULL, r.source, r.campaign,
-				   r.lead_type, r.owner, r.bucket, r.amount
-			  FROM lead_process.metric_reach_facts r
-			UNION ALL
-			SELECT u.measure, u.day, NULL, NULL, NULL, NULL, u.source, u.campaign, u.lead_type,
-				   u.owner, u.bucket, NULL
-			  FROM lead_process.metric_followup_facts u) f
-	 GROUP BY f.measure, f.day, f.stage, f.to_stage, f.edge_kind, f.reason, f.source, f.campaign,
-			  f.lead_type, f.owner, f.bucket;
-
-	SELECT pg_catalog.sum(d.n) INTO facts FROM lead_process.metric_delta d;
-	-- the fold of fold_metrics(), into an empty rollup: no conflicts, and
-	-- the key's index is built once at the end (much faster than row by row)
+	-- Every fact, counted per rollup key and day for the five slices at
+	-- once by metric_slices() (a hash entry per key and day, not per key,
+	-- day, slice and value), then summed into weeks, months and quarters:
+	-- the rollup fold_metrics() would make of these facts as deltas.  Into
+	-- an empty rollup: no conflicts, and the key's index is built once at
+	-- the end (much faster than row by row); rows in key order, as the views
+	-- read them.
 	ALTER TABLE lead_process.metric_rollup DROP CONSTRAINT metric_rollup_key;
 	INSERT INTO lead_process.metric_rollup
 		(measure, grain, period_start, stage, to_stage, edge_kind, reason, slice, slice_value,
 		 n, amount, hist)
+	WITH day AS MATERIALIZED (
+		SELECT g.measure, g.day, g.stage, g.to_stage, g.edge_kind, g.reason,
+			   s.slice, s.slice_value, s.n, s.amount, s.hist
+		  FROM (SELECT f.measure, f.day, f.stage, f.to_stage, f.edge_kind, f.reason,
+					   lead_process.metric_slices(f.source, f.campaign, f.lead_type, f.owner,
+												  f.bucket, f.amount) AS slices
+				  FROM (SELECT h.measure, h.day, h.stage, h.to_stage, h.edge_kind, h.reason,
+							   h.source, h.campaign, h.lead_type, h.owner, h.bucket,
+							   NULL::numeric AS amount
+						  FROM lead_process.metric_history_facts h
+						UNION ALL
+						SELECT r.measure, r.day, r.stage, r.to_stage, NULL, NULL, r.source,
+							   r.campaign, r.lead_type, r.owner, r.bucket, r.amount
+						  FROM lead_process.metric_reach_facts r
+						UNION ALL
+						SELECT u.measure, u.day, NULL, NULL, NULL, NULL, u.source, u.campaign,
+							   u.lead_type, u.owner, u.bucket, NULL
+						  FROM lead_process.metric_followup_facts u) f
+				 GROUP BY f.measure, f.day, f.stage, f.to_stage, f.edge_kind, f.reason) g
+		 CROSS JOIN LATERAL pg_catalog.unnest(g.slices) s)
 	SELECT c.measure, c.grain, c.period_start, c.stage, c.to_stage, c.edge_kind, c.reason,
 		   c.slice, c.slice_value, c.n, c.amount, c.hist
-	  FROM lead_process.metric_delta_cube c
+	  FROM (SELECT d.measure, 'day' AS grain, d.day AS period_start, d.stage, d.to_stage,
+				   d.edge_kind, d.reason, d.slice, d.slice_value, d.n, d.amount, d.hist
+			  FROM day d
+			UNION ALL
+			SELECT d.measure, p.grain, p.period_start, d.stage, d.to_stage, d.edge_kind, d.reason,
+				   d.slice, d.slice_value, pg_catalog.sum(d.n)::bigint, pg_catalog.sum(d.amount),
+				   lead_process.metric_hist_sum(d.hist)
+			  FROM day d
+			 CROSS JOIN LATERAL (VALUES
+				('week', pg_catalog.date_trunc('week', d.day::timestamp)::date),
+				('month', pg_catalog.date_trunc('month', d.day::timestamp)::date),
+				('quarter', pg_catalog.date_trunc('quarter', d.day::timestamp)::date)
+			 ) AS p (grain, period_start)
+			 GROUP BY d.measure, p.grain, p.period_start, d.stage, d.to_stage, d.edge_kind,
+					  d.reason, d.slice, d.slice_value) c
 	 ORDER BY c.measure, c.grain, c.slice, c.slice_value, c.period_start, c.stage, c.to_stage,
 			  c.edge_kind, c.reason;
 	ALTER TABLE lead_process.metric_rollup ADD CONSTRAINT metric_rollup_key UNIQUE NULLS NOT DISTINCT
 		(measure, grain, slice, slice_value, period_start, stage, to_stage, edge_kind, reason);
 	COMMENT ON INDEX lead_process.metric_rollup_key IS
 		'One row per key; serves the views'' filters on measure, grain and slice';
-	TRUNCATE lead_process.metric_delta;
+	SELECT pg_catalog.sum(r.n) INTO facts FROM lead_process.metric_rollup r
+	 WHERE r.grain OPERATOR(pg_catalog.=) 'day' AND r.slice OPERATOR(pg_catalog.=) 'all';
 	RETURN COALESCE(facts, 0);
 END
 $$;
@@ -2617,6 +2702,9 @@ REVOKE ALL ON FUNCTION lead_process.metric_hist_agg(smallint, bigint) FROM PUBLI
 REVOKE ALL ON FUNCTION lead_process.metric_hist_sum(bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.metric_hist_merge(bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.metric_hist_percentile(bigint[], double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_slices_add(internal, text, text, text, text, smallint, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_slices_final(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lead_process.metric_slices(text, text, text, text, smallint, numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.metric_history_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.metric_contact_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION lead_process.fold_metrics() FROM PUBLIC;

@@ -22,6 +22,10 @@
  * rollups calls the first once per stage change of every lead: an SQL
  * function would not be inlined (it carries SET search_path).
  *
+ * The aggregate metric_slices() serves rebuild_metrics(): it takes the
+ * facts of one rollup key and day and returns their counts, amounts and
+ * histograms for every slice at once (see lp_metric_slices_add).
+ *
  * IDENTIFICATION
  *	  src/lp_metrics.c
  *
@@ -31,11 +35,18 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "lead_process.h"
 
@@ -381,4 +392,319 @@ lp_metric_hist_percentile(PG_FUNCTION_ARGS)
 	}
 	elog(ERROR, "histogram percentile not found");
 	PG_RETURN_NULL();			/* keep the compiler quiet */
+}
+
+/*
+ * Facts per slice: metric_slices()
+ *
+ * rebuild_metrics() aggregates every metric fact of the history into the
+ * rollup, for five slices (all, source, campaign, lead_type, owner).  Done
+ * in SQL, with the slice value in the grouping key, that is one hash
+ * table entry per key, day, slice and value: millions of entries that
+ * spill to disk, each fact looked up five times.  This aggregate is
+ * grouped by the key and day only (a few tens of thousands of groups); its
+ * state keeps one entry per slice value, in a small hash table per slicing
+ * attribute, so each fact is read once and counted in five entries.
+ *
+ *	metric_slices(source, campaign, lead_type, owner, bucket, amount)
+ *		-> lead_process.metric_slice[]
+ *
+ * returns one element per slice and value, as metric_delta_cube would
+ * give for that key and day: slice 'all' (slice_value NULL), then every
+ * value of each attribute (NULL included, as GROUP BY groups it).  n counts
+ * the facts, amount sums the non-NULL amounts (NULL when none), hist is the
+ * histogram of the non-NULL buckets (as metric_hist_agg(bucket, 1)).
+ * Values are compared byte for byte, as texteq does for the deterministic
+ * collations the slicing columns have.
+ */
+#define LP_SLICE_ATTRS			4
+
+static const char *const lp_slice_names[LP_SLICE_ATTRS] = {
+	"source", "campaign", "lead_type", "owner"
+};
+
+typedef struct LpSliceEntry
+{
+	text	   *value;			/* the attribute's value; NULL for NULL */
+	uint32		hash;
+	bool		used;			/* slot in use (hash table slots) */
+	bool		has_amount;
+	int64		n;
+	Datum		amount;			/* numeric, when has_amount */
+	LpHist		hist;
+} LpSliceEntry;
+
+/* Open addressing with linear probing; the NULL value has its own entry */
+typedef struct LpSliceMap
+{
+	int			used;
+	int			size;			/* slots: 0 or a power of 2 */
+	LpSliceEntry *slots;
+	LpSliceEntry *null_entry;
+} LpSliceMap;
+
+typedef struct LpSlices
+{
+	LpSliceEntry all;
+	LpSliceMap	maps[LP_SLICE_ATTRS];
+} LpSlices;
+
+static void
+slice_entry_init(LpSliceEntry *e)
+{
+	memset(e, 0, sizeof(LpSliceEntry));
+	e->hist.lo = 0;
+	e->hist.hi = -1;
+}
+
+/*
+ * slice_map_grow
+ *		Double the slots (8 at first) and re-insert the entries.
+ */
+static void
+slice_map_grow(LpSliceMap *m)
+{
+	int			size = (m->size == 0) ? 8 : m->size * 2;
+	LpSliceEntry *slots = (LpSliceEntry *) palloc0(sizeof(LpSliceEntry) * size);
+
+	for (int i = 0; i < m->size; i++)
+	{
+		LpSliceEntry *e = &m->slots[i];
+		int			j;
+
+		if (!e->used)
+			continue;
+		for (j = e->hash & (size - 1); slots[j].used; j = (j + 1) & (size - 1))
+			;
+		slots[j] = *e;
+	}
+	if (m->slots)
+		pfree(m->slots);
+	m->slots = slots;
+	m->size = size;
+}
+
+/*
+ * slice_map_entry
+ *		The entry of a value (NULL for SQL NULL), created when new.
+ *		Allocates in the current memory context.
+ */
+static LpSliceEntry *
+slice_map_entry(LpSliceMap *m, text *value)
+{
+	const char *data;
+	int			len;
+	uint32		h;
+	int			i;
+
+	if (value == NULL)
+	{
+		if (m->null_entry == NULL)
+		{
+			m->null_entry = (LpSliceEntry *) palloc(sizeof(LpSliceEntry));
+			slice_entry_init(m->null_entry);
+		}
+		return m->null_entry;
+	}
+	data = VARDATA_ANY(value);
+	len = VARSIZE_ANY_EXHDR(value);
+	h = hash_bytes((const unsigned char *) data, len);
+	/* at most half full */
+	if ((m->used + 1) * 2 > m->size)
+		slice_map_grow(m);
+	for (i = h & (m->size - 1);; i = (i + 1) & (m->size - 1))
+	{
+		LpSliceEntry *e = &m->slots[i];
+
+		if (!e->used)
+		{
+			slice_entry_init(e);
+			e->used = true;
+			e->hash = h;
+			e->value = (text *) palloc(len + VARHDRSZ);
+			SET_VARSIZE(e->value, len + VARHDRSZ);
+			memcpy(VARDATA(e->value), data, len);
+			m->used++;
+			return e;
+		}
+		if (e->hash == h && (int) (VARSIZE(e->value) - VARHDRSZ) == len &&
+			memcmp(VARDATA(e->value), data, len) == 0)
+			return e;
+	}
+}
+
+/*
+ * slice_entry_add
+ *		Count one fact in an entry: its bucket (bucket < -1: none) and its
+ *		amount (amount NULL: none).  Allocates in the current memory
+ *		context.
+ */
+static void
+slice_entry_add(LpSliceEntry *e, int bucket, Numeric amount)
+{
+	e->n++;
+	if (bucket >= -1)
+	{
+		hist_cover(&e->hist, bucket, bucket);
+		e->hist.counts[bucket - e->hist.lo]++;
+	}
+	if (amount != NULL)
+	{
+		if (e->has_amount)
+		{
+			Datum		sum = DirectFunctionCall2(numeric_add, e->amount,
+												  NumericGetDatum(amount));
+
+			pfree(DatumGetPointer(e->amount));
+			e->amount = sum;
+		}
+		else
+		{
+			Size		len = VARSIZE(amount);
+			Numeric		copy = (Numeric) palloc(len);
+
+			memcpy(copy, amount, len);
+			e->amount = NumericGetDatum(copy);
+			e->has_amount = true;
+		}
+	}
+}
+
+/*
+ * lp_metric_slices_add
+ *		Transition function of metric_slices(source text, campaign text,
+ *		lead_type text, owner text, bucket smallint, amount numeric).
+ */
+PG_FUNCTION_INFO_V1(lp_metric_slices_add);
+Datum
+lp_metric_slices_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	MemoryContext old;
+	LpSlices   *s;
+	text	   *values[LP_SLICE_ATTRS];
+	int			bucket = -2;
+	Numeric		amount = NULL;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "lp_metric_slices_add called in non-aggregate context");
+	if (!PG_ARGISNULL(5))
+	{
+		bucket = PG_GETARG_INT16(5);
+		if (bucket < -1 || bucket > LP_BUCKET_MAX)
+			ereport(ERROR,
+					errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					errmsg("histogram bucket %d is out of range", bucket),
+					errdetail("Buckets run from -1 to %d.", LP_BUCKET_MAX));
+	}
+	/* detoasted in the per-call context: the state keeps copies only */
+	if (!PG_ARGISNULL(6))
+		amount = PG_GETARG_NUMERIC(6);
+	for (int a = 0; a < LP_SLICE_ATTRS; a++)
+		values[a] = PG_ARGISNULL(a + 1) ? NULL : PG_GETARG_TEXT_PP(a + 1);
+
+	old = MemoryContextSwitchTo(aggcontext);
+	if (PG_ARGISNULL(0))
+	{
+		s = (LpSlices *) palloc0(sizeof(LpSlices));
+		slice_entry_init(&s->all);
+	}
+	else
+		s = (LpSlices *) PG_GETARG_POINTER(0);
+
+	slice_entry_add(&s->all, bucket, amount);
+	for (int a = 0; a < LP_SLICE_ATTRS; a++)
+		slice_entry_add(slice_map_entry(&s->maps[a], values[a]), bucket, amount);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(s);
+}
+
+/* The composite metric_slice being built by lp_metric_slices_final */
+typedef struct LpSliceOut
+{
+	TupleDesc	desc;
+	Datum	   *elems;
+	int			n;
+} LpSliceOut;
+
+static void
+slice_emit(LpSliceOut *out, const char *slice, LpSliceEntry *e)
+{
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	ArrayType  *hist = hist_to_array(&e->hist);
+
+	values[0] = CStringGetTextDatum(slice);
+	if (e->value)
+		values[1] = PointerGetDatum(e->value);
+	else
+		nulls[1] = true;
+	values[2] = Int64GetDatum(e->n);
+	if (e->has_amount)
+		values[3] = e->amount;
+	else
+		nulls[3] = true;
+	if (hist)
+		values[4] = PointerGetDatum(hist);
+	else
+		nulls[4] = true;
+	out->elems[out->n++] = HeapTupleGetDatum(heap_form_tuple(out->desc, values, nulls));
+}
+
+/*
+ * lp_metric_slices_final
+ *		Final function of metric_slices(): the metric_slice[] of every
+ *		slice and value.
+ */
+PG_FUNCTION_INFO_V1(lp_metric_slices_final);
+Datum
+lp_metric_slices_final(PG_FUNCTION_ARGS)
+{
+	LpSlices   *s;
+	Oid			elemtype;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	LpSliceOut	out;
+	int			total = 1;
+	ArrayType  *result;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = (LpSlices *) PG_GETARG_POINTER(0);
+	elemtype = get_element_type(get_fn_expr_rettype(fcinfo->flinfo));
+	if (!OidIsValid(elemtype))
+		elog(ERROR, "lp_metric_slices_final must return an array of a composite type");
+	out.desc = lookup_rowtype_tupdesc(elemtype, -1);
+	if (out.desc->natts != 5 ||
+		TupleDescAttr(out.desc, 0)->atttypid != TEXTOID ||
+		TupleDescAttr(out.desc, 1)->atttypid != TEXTOID ||
+		TupleDescAttr(out.desc, 2)->atttypid != INT8OID ||
+		TupleDescAttr(out.desc, 3)->atttypid != NUMERICOID ||
+		TupleDescAttr(out.desc, 4)->atttypid != INT8ARRAYOID)
+		elog(ERROR, "lp_metric_slices_final: unexpected result type %s",
+			 format_type_be(elemtype));
+
+	for (int a = 0; a < LP_SLICE_ATTRS; a++)
+		total += s->maps[a].used + (s->maps[a].null_entry ? 1 : 0);
+	out.elems = (Datum *) palloc(sizeof(Datum) * total);
+	out.n = 0;
+
+	slice_emit(&out, "all", &s->all);
+	for (int a = 0; a < LP_SLICE_ATTRS; a++)
+	{
+		LpSliceMap *m = &s->maps[a];
+
+		for (int i = 0; i < m->size; i++)
+			if (m->slots[i].used)
+				slice_emit(&out, lp_slice_names[a], &m->slots[i]);
+		if (m->null_entry)
+			slice_emit(&out, lp_slice_names[a], m->null_entry);
+	}
+	Assert(out.n == total);
+	ReleaseTupleDesc(out.desc);
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	result = construct_array(out.elems, out.n, elemtype, typlen, typbyval, typalign);
+	PG_RETURN_ARRAYTYPE_P(result);
 }

@@ -67,6 +67,7 @@ SELECT functions_are('lead_process', ARRAY[
 	'metric_bucket', 'metric_bucket_value', 'metric_history_trigger', 'metric_contact_trigger',
 	'metric_hist_add', 'metric_hist_add_array', 'metric_hist_final', 'metric_hist_agg',
 	'metric_hist_sum', 'metric_hist_merge', 'metric_hist_percentile',
+	'metric_slices_add', 'metric_slices_final', 'metric_slices',
 	'fold_metrics', 'rebuild_metrics', 'grant_bi_reader']);
 
 /* Every table, view and function of the schema belongs to the extension */
@@ -607,7 +608,14 @@ $$, $$ VALUES
 	('lead_process.metric_hist_agg(smallint,bigint)', 'bucket smallint, n bigint', 'bigint[]'),
 	('lead_process.metric_hist_sum(bigint[])', 'hist bigint[]', 'bigint[]'),
 	('lead_process.metric_hist_merge(bigint[],bigint[])', 'a bigint[], b bigint[]', 'bigint[]'),
-	('lead_process.metric_hist_percentile(bigint[],double precision)', 'hist bigint[], fraction double precision', 'interval')
+	('lead_process.metric_hist_percentile(bigint[],double precision)', 'hist bigint[], fraction double precision', 'interval'),
+	('lead_process.metric_slices_add(internal,text,text,text,text,smallint,numeric)',
+	 'state internal, source text, campaign text, lead_type text, owner text, bucket smallint, amount numeric',
+	 'internal'),
+	('lead_process.metric_slices_final(internal)', 'state internal', 'lead_process.metric_slice[]'),
+	('lead_process.metric_slices(text,text,text,text,smallint,numeric)',
+	 'source text, campaign text, lead_type text, owner text, bucket smallint, amount numeric',
+	 'lead_process.metric_slice[]')
 $$, 'callable functions: exact signatures, argument names, defaults and results');
 
 /* Trigger functions take no arguments and return trigger */

@@ -30,7 +30,7 @@ CREATE ROLE lp_t_writer NOLOGIN;
 CREATE ROLE lp_t_reader NOLOGIN;
 CREATE ROLE lp_t_nobody NOLOGIN;
 
-SELECT plan(615);
+SELECT plan(627);
 
 SELECT lives_ok($$SELECT lead_process.grant_admin('lp_t_admin')$$, 'grant_admin(lp_t_admin)');
 SELECT lives_ok($$SELECT lead_process.grant_writer('lp_t_writer')$$, 'grant_writer(lp_t_writer)');
@@ -179,7 +179,10 @@ SELECT f.n, f.func, f.args, l.level,
 	(65, 'metric_hist_percentile', '{bigint[],double precision}'::name[], NULL),
 	(66, 'lead_history_flush_trigger', '{}'::name[], NULL),
 	(67, 'score_pending', '{integer}'::name[], 2),
-	(68, 'score_queue_truncate_trigger', '{}'::name[], NULL)
+	(68, 'score_queue_truncate_trigger', '{}'::name[], NULL),
+	(69, 'metric_slices_add', '{internal,text,text,text,text,smallint,numeric}'::name[], NULL),
+	(70, 'metric_slices_final', '{internal}'::name[], NULL),
+	(71, 'metric_slices', '{text,text,text,text,smallint,numeric}'::name[], NULL)
   ) AS f(n, func, args, min_level),
 	   lp_roles l;
 
