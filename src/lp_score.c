@@ -2119,19 +2119,11 @@ lp_lead_deleted_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
-	/* the transition table's name is the trigger's: prepare it here */
-	if (cascade_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("DELETE FROM lead_process.activity a "
-									   "WHERE a.lead_id OPERATOR(pg_catalog.=) ANY (SELECT o.id FROM old_lead o)",
-									   0, NULL);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		cascade_plan = plan;
-	}
+	/* the transition table's name is the trigger's: prepared once registered */
+	lp_prepare_kept(&cascade_plan,
+					"DELETE FROM lead_process.activity a "
+					"WHERE a.lead_id OPERATOR(pg_catalog.=) ANY (SELECT o.id FROM old_lead o)",
+					0, NULL);
 	if (IsolationUsesXactSnapshot())
 	{
 		CommandCounterIncrement();

@@ -159,7 +159,6 @@ add_auto_pending(int64 lead_id, Jsonb *details)
 
 /* Kept SPI plans */
 static SPIPlanPtr history_plan = NULL;
-static SPIPlanPtr history_event_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static SPIPlanPtr exists_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
@@ -429,12 +428,10 @@ flush_history(LpProcess *proc, LpRowBuffer *b)
 
 /*
  * record_change
- *		Append one row to stage_history and, from version 1.1, the matching
- *		event to the outbox (one statement for both), as the owner of those
- *		tables; then announce the event with NOTIFY unless
- *		lead_process.notify is off.  The NOTIFY payload carries ids and stage
- *		names only, no personal data; consumers read the rest from the
- *		outbox.
+ *		From version 1.1, buffer the history row and its event for the
+ *		statement's flush (flush_history writes both and sends the NOTIFY).
+ *		Version 1.0 has no outbox: append the history row at once, as the
+ *		owner of stage_history.
  */
 static void
 record_change(LpProcess *proc, const LpChange *c)
@@ -446,7 +443,6 @@ record_change(LpProcess *proc, const LpChange *c)
 	char	   *changed_by = GetUserNameFromId(GetUserId(), false);
 	const char *type = event_type(c->kind);
 	bool		with_event = OidIsValid(proc->event_relid);
-	int64		event_id = 0;
 
 	memset(nulls, ' ', sizeof(nulls));
 #define TEXT_ARG(i, s) \
@@ -478,6 +474,7 @@ record_change(LpProcess *proc, const LpChange *c)
 		return;
 	}
 
+	/* Version 1.0 (no outbox): the history row alone, at once */
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -490,43 +487,12 @@ record_change(LpProcess *proc, const LpChange *c)
 			JSONBOID
 		};
 
-		if (!with_event)
-		{
-			lp_prepare_kept(&history_plan, HISTORY_INSERT, 15, argtypes);
-			if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "stage_history insert failed");
-		}
-		else
-		{
-			bool		isnull;
-
-			lp_prepare_kept(&history_event_plan,
-						 "WITH h AS (" HISTORY_INSERT " RETURNING *) "
-						 "INSERT INTO lead_process.event (lead_id, type, occurred_at, payload) "
-						 "SELECT h.lead_id, $14, h.changed_at, pg_catalog.jsonb_build_object("
-						 "'history_id', h.id, 'lead_id', h.lead_id, "
-						 "'from_stage', h.from_stage, 'to_stage', h.to_stage, "
-						 "'from_status', h.from_status, 'to_status', h.to_status, "
-						 "'kind', h.kind, 'cause', h.cause, 'reason', h.reason, "
-						 "'owner', h.owner, 'score', h.score, 'changed_at', h.changed_at, "
-						 "'changed_by', h.changed_by, 'actor', h.actor, 'details', h.details) "
-						 "FROM h RETURNING id",
-						 15, argtypes);
-			if (SPI_execute_plan(history_event_plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
-				SPI_processed != 1)
-				elog(ERROR, "stage_history and event insert failed");
-			event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1, &isnull));
-		}
+		lp_prepare_kept(&history_plan, HISTORY_INSERT, 15, argtypes);
+		if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "stage_history insert failed");
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
-
-	/* Stage names match [a-z][a-z0-9_-]*, so they need no JSON escaping */
-	if (with_event && lp_notify)
-		Async_Notify("lead_process",
-					 psprintf("{\"id\": " INT64_FORMAT ", \"type\": \"%s\", \"lead_id\": " INT64_FORMAT ", \"stage\": \"%s\"}",
-							  event_id, type, c->lead_id, c->to_stage));
 }
 
 /*
