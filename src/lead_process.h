@@ -54,6 +54,7 @@ extern void lp_move_leads(int n, int64 *ids, const char **to_stages,
 
 /* lp_cache.c */
 extern void lp_cache_init(void);
+extern Oid	lp_relid_in(Oid nsp, const char *relname);
 
 /*
  * Version shims.  PostgreSQL 15 is the first target; 13-17 must build.

@@ -138,14 +138,15 @@ lp_kind_needs_reason(LpKind kind)
 }
 
 /*
- * relid_in
- *		OID of lead_process.<relname>; error if the extension's tables are
- *		missing (the library loaded without the extension installed).
+ * lp_relid_in
+ *		OID of lead_process.<relname>, nsp being the schema's OID (or
+ *		InvalidOid); error if the extension's tables are missing (the
+ *		library loaded without the extension installed).
  */
-static Oid
-relid_in(Oid nsp, const char *relname)
+Oid
+lp_relid_in(Oid nsp, const char *relname)
 {
-	Oid			relid = get_relname_relid(relname, nsp);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -477,12 +478,12 @@ load_process(MemoryContext cxt)
 				errhint("Run CREATE EXTENSION lead_process in this database."));
 
 	proc = MemoryContextAllocZero(cxt, sizeof(LpProcess));
-	lp_relids[0] = relid_in(nsp, "stage");
-	lp_relids[1] = relid_in(nsp, "stage_status");
-	lp_relids[2] = relid_in(nsp, "transition");
-	lp_relids[3] = relid_in(nsp, "reason");
-	lp_relids[4] = proc->lead_relid = relid_in(nsp, "lead");
-	lp_relids[5] = proc->history_relid = relid_in(nsp, "stage_history");
+	lp_relids[0] = lp_relid_in(nsp, "stage");
+	lp_relids[1] = lp_relid_in(nsp, "stage_status");
+	lp_relids[2] = lp_relid_in(nsp, "transition");
+	lp_relids[3] = lp_relid_in(nsp, "reason");
+	lp_relids[4] = proc->lead_relid = lp_relid_in(nsp, "lead");
+	lp_relids[5] = proc->history_relid = lp_relid_in(nsp, "stage_history");
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(proc->history_relid));
 	if (!HeapTupleIsValid(tup))

@@ -123,25 +123,6 @@ cal_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
- * calendar_relid
- *		OID of lead_process.<relname>; error if the extension is not
- *		installed in this database.
- */
-static Oid
-calendar_relid(const char *relname)
-{
-	Oid			nsp = get_namespace_oid("lead_process", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("relation \"lead_process.%s\" does not exist", relname),
-				errhint("Run CREATE EXTENSION lead_process in this database."));
-	return relid;
-}
-
-/*
  * cache_reset_if_stale
  *		Register the callback on first use, and start a new, empty cache
  *		when an invalidation arrived since the current one was built.
@@ -169,9 +150,13 @@ cache_reset_if_stale(void)
 	cal_hash = NULL;
 
 	/* the lookups may process invalidations: take the generation after */
-	cal_relids[0] = calendar_relid("calendar");
-	cal_relids[1] = calendar_relid("calendar_hours");
-	cal_relids[2] = calendar_relid("calendar_holiday");
+	{
+		Oid			nsp = get_namespace_oid("lead_process", true);
+
+		cal_relids[0] = lp_relid_in(nsp, "calendar");
+		cal_relids[1] = lp_relid_in(nsp, "calendar_hours");
+		cal_relids[2] = lp_relid_in(nsp, "calendar_holiday");
+	}
 	built_generation = inval_generation;
 
 	memset(&ctl, 0, sizeof(ctl));
