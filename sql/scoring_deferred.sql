@@ -136,6 +136,9 @@ SELECT lead_process.score_pending();
 SELECT action, leads FROM lead_process.sweep('2026-03-01 00:00+00') WHERE action IN ('activities-scored', 'metrics-folded');
 SELECT count(*) AS queued_statements FROM lead_process.score_queue;
 DELETE FROM lead_process.score_queue;
+INSERT INTO lead_process.score_queue (first_ids, last_ids, lead_ids) VALUES ('{NULL}', '{4}', '{1}');
+SELECT lead_process.score_pending();
+DELETE FROM lead_process.score_queue;
 
 -- sweep() scores the queue and says how many activities it scored
 INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (2, 'email_open', '2026-02-21 00:00+00');
