@@ -53,6 +53,23 @@ SELECT l.id, l.score = (SELECT coalesce(sum(points), 0) FROM lead_process.score_
 INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view'), (999, 'page_view');
 SELECT count(*) AS activities_of_lead_1 FROM lead_process.activity WHERE lead_id = 1;
 
+-- an empty activity type is refused (23514, checked by the activity trigger
+-- for INSERT and COPY, by activity_type_set for UPDATE); nothing stays
+INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view'), (1, '');
+COPY lead_process.activity (lead_id, type) FROM stdin;
+1	page_view
+1	
+\.
+SELECT count(*) AS activities_of_lead_1 FROM lead_process.activity WHERE lead_id = 1;
+DO $$
+BEGIN
+	INSERT INTO lead_process.activity (lead_id, type) VALUES (1, '');
+EXCEPTION WHEN check_violation THEN
+	RAISE WARNING 'SQLSTATE %: %', SQLSTATE, SQLERRM;
+END $$;
+UPDATE lead_process.activity SET type = '' WHERE lead_id = 1 AND type = 'page_view';
+UPDATE lead_process.activity SET type = 'page_view' WHERE lead_id = 1 AND type = 'page_view';
+
 -- clients cannot write the maintained scores (428C9)
 UPDATE lead_process.lead SET score = 100 WHERE id = 1;
 UPDATE lead_process.lead SET behaviour_score = 100 WHERE id = 1;

@@ -43,6 +43,9 @@ SELECT cardinality(first_ids) AS runs, lead_ids,
 -- an unknown lead is refused at once, as without deferral; nothing is queued
 INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view'), (999, 'page_view');
 SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+-- so is an empty type (23514)
+INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view'), (1, '');
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
 
 -- a rolled-back statement leaves no queue row
 BEGIN;

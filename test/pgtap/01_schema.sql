@@ -661,7 +661,7 @@ SELECT triggers_are('lead_process', 'transition', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'reason', ARRAY['config_changed']);
 SELECT triggers_are('lead_process', 'fit_rule', ARRAY['config_changed', 'fit_rule_validate']);
 SELECT triggers_are('lead_process', 'behaviour_rule', ARRAY['config_changed']);
-SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed', 'activity_truncated']);
+SELECT triggers_are('lead_process', 'activity', ARRAY['activity_score', 'activity_lead_fixed', 'activity_type_set', 'activity_truncated']);
 SELECT triggers_are('lead_process', 'calendar', ARRAY['config_changed', 'calendar_validate',
 	'sla_rebase', 'sla_recompute_update', 'sla_edit_lock']);
 SELECT triggers_are('lead_process', 'calendar_hours', ARRAY['config_changed', 'calendar_hours_validate',
@@ -704,6 +704,7 @@ $$, $$ VALUES
 	('lead', 'lead_deleted', 'lead_process.lead_deleted_trigger', 'AFTER', 'STATEMENT', 'DELETE', 'O'),
 	('lead', 'lead_truncated', 'lead_process.lead_truncated_trigger', 'AFTER', 'STATEMENT', 'TRUNCATE', 'O'),
 	('activity', 'activity_lead_fixed', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
+	('activity', 'activity_type_set', 'lead_process.activity_guard_trigger', 'BEFORE', 'ROW', 'UPDATE', 'O'),
 	('activity', 'activity_truncated', 'lead_process.score_queue_truncate_trigger', 'AFTER', 'STATEMENT', 'TRUNCATE', 'O'),
 	('team', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
 	('rep', 'config_changed', 'lead_process.config_changed_trigger', 'AFTER', 'STATEMENT', 'INSERT OR UPDATE OR DELETE OR TRUNCATE', 'O'),
