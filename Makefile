@@ -64,6 +64,12 @@ bench-stage:
 bench-scoring:
 	bash bench/scoring.sh
 
+# Server-side cost of one single-row activity INSERT and of scoring it later
+# (bench/README.md)
+.PHONY: bench-insert-cost
+bench-insert-cost:
+	bash bench/insert_cost.sh
+
 # Business-time benchmark: starts its own throwaway server (bench/README.md)
 .PHONY: bench-sla
 bench-sla:
