@@ -361,29 +361,11 @@ check_change_time(int64 lead_id, TimestampTz at, bool has_previous,
 						  pstrdup(timestamptz_to_str(previous))));
 }
 
-/*
- * event_type
- *		The outbox event type of a history row's kind.
- */
-static const char *
-event_type(const char *kind)
-{
-	if (strcmp(kind, "create") == 0)
-		return "lead_created";
-	if (strcmp(kind, "status") == 0)
-		return "status_changed";
-	if (strcmp(kind, "recycle") == 0 || strcmp(kind, "reject") == 0)
-		return "lead_recycled";
-	if (strcmp(kind, "disqualify") == 0)
-		return "lead_disqualified";
-	return "stage_changed";
-}
-
 #define HISTORY_INSERT \
 	"INSERT INTO lead_process.stage_history " \
 	"(lead_id, from_stage, to_stage, from_status, to_status, " \
 	"kind, cause, reason, changed_at, changed_by, actor, owner, score, details) " \
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15)"
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 
 /*
  * The history rows (and their events) of a statement on lead are collected
@@ -391,11 +373,10 @@ event_type(const char *kind)
  * STATEMENT trigger lead_history_flush, instead of one INSERT per lead.
  * The buffer lives in the transaction (lp_rowbuf.c).
  */
-#define HISTORY_COLS 15
-static const Oid history_types[HISTORY_COLS] = {
+#define HISTORY_COLS 14
+static Oid	history_types[HISTORY_COLS] = {
 	INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
-	JSONBOID
+	TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, JSONBOID
 };
 
 static LpXactRowBuffer history_rows = {"stage history", HISTORY_COLS, history_types, NULL, false};
@@ -403,7 +384,9 @@ static LpXactRowBuffer history_rows = {"stage history", HISTORY_COLS, history_ty
 /*
  * flush_history
  *		Write the collected history rows and their events with one statement,
- *		as the owner of those tables, and announce the events.
+ *		as the owner of those tables, and announce the events.  The event
+ *		type follows from the history row's kind (the CASE below is the one
+ *		place that says how).
  */
 static void
 flush_history(LpProcess *proc, LpRowBuffer *b)
@@ -432,10 +415,10 @@ flush_history(LpProcess *proc, LpRowBuffer *b)
 					"pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
 					"pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
 					"pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
-					"pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), "
-					"pg_catalog.unnest($15)) WITH ORDINALITY AS u(lead_id, from_stage, to_stage, "
+					"pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14)) "
+					"WITH ORDINALITY AS u(lead_id, from_stage, to_stage, "
 					"from_status, to_status, kind, cause, reason, changed_at, changed_by, actor, "
-					"owner, score, type, details, ord) ORDER BY u.ord "
+					"owner, score, details, ord) ORDER BY u.ord "
 					"RETURNING *) "
 					"INSERT INTO lead_process.event (lead_id, type, occurred_at, payload) "
 					"SELECT h.lead_id, CASE WHEN h.kind OPERATOR(pg_catalog.=) 'create' THEN 'lead_created' "
@@ -486,12 +469,11 @@ flush_history(LpProcess *proc, LpRowBuffer *b)
 static void
 record_change(LpProcess *proc, const LpChange *c)
 {
-	Datum		values[15];
-	char		nulls[15];
+	Datum		values[HISTORY_COLS];
+	char		nulls[HISTORY_COLS];
 	Oid			save_userid;
 	int			save_sec;
 	char	   *changed_by = GetUserNameFromId(GetUserId(), false);
-	const char *type = event_type(c->kind);
 	bool		with_event = OidIsValid(proc->event_relid);
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -513,9 +495,8 @@ record_change(LpProcess *proc, const LpChange *c)
 	TEXT_ARG(10, c->actor);
 	TEXT_ARG(11, c->owner);
 	values[12] = Int32GetDatum(c->score);
-	TEXT_ARG(13, type);
-	values[14] = c->details ? JsonbPGetDatum(c->details) : (Datum) 0;
-	nulls[14] = c->details ? ' ' : 'n';
+	values[13] = c->details ? JsonbPGetDatum(c->details) : (Datum) 0;
+	nulls[13] = c->details ? ' ' : 'n';
 #undef TEXT_ARG
 
 	if (with_event)
@@ -530,17 +511,9 @@ record_change(LpProcess *proc, const LpChange *c)
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	{
-		Oid			argtypes[15] = {
-			INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
-			JSONBOID
-		};
-
-		lp_prepare_kept(&history_plan, HISTORY_INSERT, 15, argtypes);
-		if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "stage_history insert failed");
-	}
+	lp_prepare_kept(&history_plan, HISTORY_INSERT, HISTORY_COLS, history_types);
+	if (SPI_execute_plan(history_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "stage_history insert failed");
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
