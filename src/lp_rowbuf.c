@@ -24,17 +24,22 @@
 #include "lp_rowbuf.h"
 
 /*
- * lp_rowbuf_init
+ * rowbuf_init
  *		An empty buffer for rows of the given column types, in the current
- *		memory context.
+ *		memory context; the types' storage properties are looked up once.
  */
-void
-lp_rowbuf_init(LpRowBuffer *b, int ncols, const Oid *types)
+static void
+rowbuf_init(LpRowBuffer *b, int ncols, const Oid *types)
 {
 	memset(b, 0, sizeof(*b));
 	b->cxt = CurrentMemoryContext;
 	b->ncols = ncols;
 	b->types = types;
+	b->lens = palloc(sizeof(int16) * ncols);
+	b->byvals = palloc(sizeof(bool) * ncols);
+	b->aligns = palloc(sizeof(char) * ncols);
+	for (int c = 0; c < ncols; c++)
+		get_typlenbyvalalign(types[c], &b->lens[c], &b->byvals[c], &b->aligns[c]);
 	b->values = palloc0(sizeof(Datum *) * ncols);
 	b->nulls = palloc0(sizeof(bool *) * ncols);
 }
@@ -63,13 +68,9 @@ lp_rowbuf_add(LpRowBuffer *b, const Datum *values, const char *nulls)
 	}
 	for (int c = 0; c < b->ncols; c++)
 	{
-		int16		len;
-		bool		byval;
-
 		b->nulls[c][b->n] = nulls[c] == 'n';
-		get_typlenbyval(b->types[c], &len, &byval);
 		b->values[c][b->n] = b->nulls[c][b->n] ? (Datum) 0 :
-			datumCopy(values[c], byval, len);
+			datumCopy(values[c], b->byvals[c], b->lens[c]);
 	}
 	b->levels[b->n] = GetCurrentTransactionNestLevel();
 	b->n++;
@@ -88,15 +89,12 @@ lp_rowbuf_subxact_end(LpRowBuffer *b, bool commit)
 {
 	int			level = GetCurrentTransactionNestLevel();
 
-	while (b->n > 0 && b->levels[b->n - 1] >= level)
+	for (int i = b->n - 1; i >= 0 && b->levels[i] >= level; i--)
 	{
 		if (commit)
-		{
-			for (int i = b->n - 1; i >= 0 && b->levels[i] >= level; i--)
-				b->levels[i] = level - 1;
-			return;
-		}
-		b->n--;
+			b->levels[i] = level - 1;
+		else
+			b->n = i;
 	}
 }
 
@@ -109,16 +107,12 @@ lp_rowbuf_arrays(LpRowBuffer *b, Datum *arrays, Oid *arraytypes)
 {
 	for (int c = 0; c < b->ncols; c++)
 	{
-		int16		len;
-		bool		byval;
-		char		align;
 		int			dims[1] = {b->n};
 		int			lbs[1] = {1};
 
-		get_typlenbyvalalign(b->types[c], &len, &byval, &align);
 		arrays[c] = PointerGetDatum(construct_md_array(b->values[c], b->nulls[c], 1,
-													   dims, lbs, b->types[c], len,
-													   byval, align));
+													   dims, lbs, b->types[c], b->lens[c],
+													   b->byvals[c], b->aligns[c]));
 		arraytypes[c] = get_array_type(b->types[c]);
 	}
 }
@@ -180,7 +174,7 @@ lp_rowbuf_get(LpXactRowBuffer *x)
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
 		x->buf = palloc(sizeof(LpRowBuffer));
-		lp_rowbuf_init(x->buf, x->ncols, x->types);
+		rowbuf_init(x->buf, x->ncols, x->types);
 		MemoryContextSwitchTo(old);
 	}
 	return x->buf;

@@ -19,6 +19,9 @@ typedef struct LpRowBuffer
 	MemoryContext cxt;			/* where the rows live */
 	int			ncols;
 	const Oid  *types;			/* element type of each column */
+	int16	   *lens;			/* their typlen, typbyval, typalign */
+	bool	   *byvals;
+	char	   *aligns;
 	int			n;				/* rows collected */
 	int			cap;
 	Datum	  **values;			/* [column][row] */
@@ -36,7 +39,6 @@ typedef struct LpXactRowBuffer
 	bool		registered;
 } LpXactRowBuffer;
 
-extern void lp_rowbuf_init(LpRowBuffer *b, int ncols, const Oid *types);
 extern LpRowBuffer *lp_rowbuf_get(LpXactRowBuffer *x);
 extern LpRowBuffer *lp_rowbuf_take(LpXactRowBuffer *x);
 extern void lp_rowbuf_add(LpRowBuffer *b, const Datum *values, const char *nulls);
