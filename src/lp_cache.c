@@ -527,6 +527,12 @@ load_process(MemoryContext cxt)
 	lp_relids[11] = get_relname_relid("queue", nsp);
 	lp_relids[12] = get_relname_relid("routing_rule", nsp);
 	proc->rep_state_relid = get_relname_relid("rep_state", nsp);
+	/*
+	 * Not among the relations that invalidate the cache: the queue churns,
+	 * and every VACUUM of it would make each session load the process
+	 * again.  It goes only with the extension (and lead), as the outbox.
+	 */
+	proc->score_queue_relid = get_relname_relid("score_queue", nsp);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,

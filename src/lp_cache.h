@@ -173,6 +173,7 @@ typedef struct LpProcess
 	Oid			history_relid;
 	Oid			history_owner;	/* history rows are written as this role */
 	Oid			event_relid;	/* the outbox; InvalidOid before version 1.1 */
+	Oid			score_queue_relid;	/* deferred scoring's queue; InvalidOid before 1.1 */
 	LpLeadColumns lead;
 } LpProcess;
 

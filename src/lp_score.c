@@ -901,7 +901,22 @@ score_batch_add(ScoreBatch *b, int64 lead_id, int64 activity_id, TimestampTz at,
 static SPIPlanPtr skip_lock_plan = NULL;
 static SPIPlanPtr queue_plan = NULL;
 static SPIPlanPtr exists_plan = NULL;
-static SPIPlanPtr requeue_plan = NULL;
+
+/*
+ * queue_row_spi
+ *		Insert one score_queue row through SPI (connected, as the owner).
+ */
+static void
+queue_row_spi(Datum *values)
+{
+	Oid			argtypes[3] = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+
+	lp_prepare_kept(&queue_plan,
+					"INSERT INTO lead_process.score_queue (first_ids, last_ids, lead_ids) "
+					"VALUES ($1, $2, $3)", 3, argtypes);
+	if (SPI_execute_plan(queue_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "queueing activities failed");
+}
 
 /*
  * queue_runs
@@ -1007,11 +1022,7 @@ requeue_locked(ScoreBatch *b, int64 *gaps, int ngaps)
 		}
 	}
 	queue_runs(acts, nacts, &values[0], &values[1], &values[2]);
-	lp_prepare_kept(&requeue_plan,
-					"INSERT INTO lead_process.score_queue (first_ids, last_ids, lead_ids) "
-					"VALUES ($1, $2, $3)", 3, argtypes);
-	if (SPI_execute_plan(requeue_plan, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "queueing activities again failed");
+	queue_row_spi(values);
 	return nacts;
 }
 
@@ -1081,20 +1092,17 @@ score_batch_apply(ScoreBatch *b, bool queued, Relation errrel)
 			elems[i] = Int64GetDatum(ids[i]);
 		values[0] = PointerGetDatum(construct_array(elems, nleads, INT8OID, 8,
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+#define LOCK_BATCH_LEADS \
+	"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, " \
+	"l.stage, l.stage_changed_at, l.last_recycled_at, l " \
+	"FROM lead_process.lead l " \
+	"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) " \
+	"ORDER BY l.id FOR NO KEY UPDATE"
 		if (!queued)
-			lp_prepare_kept(&lock_plan,
-							"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
-							"l.stage, l.stage_changed_at, l.last_recycled_at, l "
-							"FROM lead_process.lead l "
-							"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) "
-							"ORDER BY l.id FOR NO KEY UPDATE", 1, argtypes);
+			lp_prepare_kept(&lock_plan, LOCK_BATCH_LEADS, 1, argtypes);
 		else
-			lp_prepare_kept(&skip_lock_plan,
-							"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, "
-							"l.stage, l.stage_changed_at, l.last_recycled_at, l "
-							"FROM lead_process.lead l "
-							"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) "
-							"ORDER BY l.id FOR NO KEY UPDATE SKIP LOCKED", 1, argtypes);
+			lp_prepare_kept(&skip_lock_plan, LOCK_BATCH_LEADS " SKIP LOCKED", 1, argtypes);
+#undef LOCK_BATCH_LEADS
 		if (SPI_execute_plan(queued ? skip_lock_plan : lock_plan, values, NULL,
 							 false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "locking the leads of an activity batch failed");
@@ -1417,8 +1425,13 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 	Relation	lead;
 	Relation	pkey;
 	Relation	queue;
-	Oid			queue_relid;
 	TupleTableSlot *leadslot;
+
+	if (!OidIsValid(proc->score_queue_relid))
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("lead_process.defer_scoring needs lead_process 1.1"),
+				errhint("Run ALTER EXTENSION lead_process UPDATE."));
 
 	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
 	{
@@ -1450,14 +1463,6 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 		if (nleads == 0 || leads[nleads - 1] != leads[i])
 			leads[nleads++] = leads[i];
 
-	queue_relid = get_relname_relid("score_queue",
-									get_rel_namespace(proc->lead_relid));
-	if (!OidIsValid(queue_relid))
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("lead_process.defer_scoring needs lead_process 1.1"),
-				errhint("Run ALTER EXTENSION lead_process UPDATE."));
-
 	/*
 	 * The leads, in id order, read as a query of this point of the
 	 * statement would read them (what SPI would do: own changes visible, the
@@ -1488,7 +1493,7 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 	 * somebody changed that, through SPI, which honours whatever they
 	 * added.
 	 */
-	queue = table_open(queue_relid, RowExclusiveLock);
+	queue = table_open(proc->score_queue_relid, RowExclusiveLock);
 	{
 		Datum		values[3];
 		TupleDesc	qdesc = RelationGetDescr(queue);
@@ -1518,7 +1523,6 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 		}
 		else
 		{
-			Oid			argtypes[3] = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
 			Oid			save_userid;
 			int			save_sec;
 
@@ -1527,11 +1531,7 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 								   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
-			lp_prepare_kept(&queue_plan,
-							"INSERT INTO lead_process.score_queue (first_ids, last_ids, lead_ids) "
-							"VALUES ($1, $2, $3)", 3, argtypes);
-			if (SPI_execute_plan(queue_plan, values, NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "queueing activities failed");
+			queue_row_spi(values);
 			SPI_finish();
 			SetUserIdAndSecContext(save_userid, save_sec);
 		}
