@@ -308,6 +308,10 @@ SELECT d, lead_process.metric_bucket(d) AS bucket,
 			   ('-5 min')) v(d);
 -- a bucket no rollup can hold (22003)
 SELECT lead_process.metric_bucket_value(251::smallint);
+-- nor can the aggregates take one (22003): the duration histogram and
+-- rebuild_metrics()' per-slice counts
+SELECT lead_process.metric_hist_agg(-2::smallint, 1);
+SELECT lead_process.metric_slices(NULL, NULL, NULL, NULL, 251::smallint, NULL);
 -- histograms: bigint[] subscripted by bucket, summed, merged, read
 SELECT lead_process.metric_hist_agg(b, n) AS hist
   FROM (VALUES (86::smallint, 2::bigint), (88::smallint, 1::bigint), (NULL, 5)) v(b, n);

@@ -73,6 +73,20 @@ lp_metric_bucket_internal(double seconds)
 }
 
 /*
+ * check_bucket
+ *		A bucket given to a function must be one a rollup can hold.
+ */
+static void
+check_bucket(int bucket)
+{
+	if (bucket < -1 || bucket > LP_BUCKET_MAX)
+		ereport(ERROR,
+				errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				errmsg("histogram bucket %d is out of range", bucket),
+				errdetail("Buckets run from -1 to %d.", LP_BUCKET_MAX));
+}
+
+/*
  * lp_metric_bucket
  *		SQL metric_bucket(interval) -> smallint.  The interval is taken at
  *		its exact length in seconds (a day is 86400 seconds, a month 30
@@ -107,12 +121,7 @@ lp_metric_bucket_value(PG_FUNCTION_ARGS)
 	Interval   *result;
 	double		seconds;
 
-	if (bucket < -1 || bucket > LP_BUCKET_MAX)
-		ereport(ERROR,
-				errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				errmsg("histogram bucket %d is out of range", bucket),
-				errdetail("Buckets run from -1 to %d.", LP_BUCKET_MAX));
-
+	check_bucket(bucket);
 	result = (Interval *) palloc0(sizeof(Interval));
 	if (bucket >= 0)
 	{
@@ -281,11 +290,7 @@ lp_metric_hist_add(PG_FUNCTION_ARGS)
 	}
 	h = hist_state(fcinfo, "lp_metric_hist_add");
 	b = PG_GETARG_INT16(1);
-	if (b < -1 || b > LP_BUCKET_MAX)
-		ereport(ERROR,
-				errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				errmsg("histogram bucket %d is out of range", b),
-				errdetail("Buckets run from -1 to %d.", LP_BUCKET_MAX));
+	check_bucket(b);
 	old = MemoryContextSwitchTo(GetMemoryChunkContext(h));
 	hist_cover(h, b, b);
 	MemoryContextSwitchTo(old);
@@ -591,11 +596,7 @@ lp_metric_slices_add(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(5))
 	{
 		bucket = PG_GETARG_INT16(5);
-		if (bucket < -1 || bucket > LP_BUCKET_MAX)
-			ereport(ERROR,
-					errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					errmsg("histogram bucket %d is out of range", bucket),
-					errdetail("Buckets run from -1 to %d.", LP_BUCKET_MAX));
+		check_bucket(bucket);
 	}
 	/* detoasted in the per-call context: the state keeps copies only */
 	if (!PG_ARGISNULL(6))
