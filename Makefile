@@ -36,6 +36,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: a struct changed in a header must
+# rebuild every object, or objects built against the old layout disagree
+$(OBJS): $(wildcard src/*.h)
+
 # The user documentation goes to its own directory under the shared
 # extension doc directory, so that generic names cannot clash.
 install: install-lp-docs
