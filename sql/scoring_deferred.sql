@@ -197,6 +197,39 @@ SELECT count(*) AS leads_compared,
 -- (stages may differ: row by row a lead is promoted when one activity
 -- crosses the threshold, a batch promotes on the batch's total; see
 -- docs/scoring.md)
+-- Scores are written row by row in C while lead has no trigger but the
+-- extension's; with a trigger of the DBA's own they are written by an
+-- UPDATE, which fires it.  Same scores either way; creating the trigger
+-- takes effect in the session at once.
+SET lead_process.defer_scoring = on;
+CREATE TABLE public.lead_audit (lead_id bigint, old_score int, new_score int);
+CREATE FUNCTION public.audit_lead() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.lead_audit VALUES (NEW.id, OLD.score, NEW.score);
+	RETURN NULL;
+END
+$$;
+SELECT id, score, behaviour_score, score_tally FROM lead_process.lead WHERE id IN (4, 5) ORDER BY id;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at)
+VALUES (4, 'webinar_attended', '2026-03-01 00:00+00'), (5, 'webinar_attended', '2026-03-01 00:00+00');
+SELECT lead_process.score_pending() AS scored;
+CREATE TRIGGER lead_audit AFTER UPDATE OF score ON lead_process.lead
+	FOR EACH ROW EXECUTE FUNCTION public.audit_lead();
+INSERT INTO lead_process.activity (lead_id, type, occurred_at)
+VALUES (4, 'webinar_attended', '2026-03-02 00:00+00'), (5, 'webinar_attended', '2026-03-02 00:00+00');
+SELECT lead_process.score_pending() AS scored;
+SET lead_process.defer_scoring = off;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (5, 'email_open', '2026-03-03 00:00+00');
+SELECT * FROM public.lead_audit ORDER BY lead_id, new_score;
+SELECT id, score, behaviour_score, score_tally FROM lead_process.lead WHERE id IN (4, 5) ORDER BY id;
+DROP TRIGGER lead_audit ON lead_process.lead;
+INSERT INTO lead_process.activity (lead_id, type, occurred_at) VALUES (4, 'email_open', '2026-03-03 00:00+00');
+SELECT count(*) AS audited FROM public.lead_audit;
+SELECT id, score, behaviour_score, score_tally FROM lead_process.lead WHERE id IN (4, 5) ORDER BY id;
+DROP TABLE public.lead_audit;
+DROP FUNCTION public.audit_lead();
+SET lead_process.defer_scoring = on;
+
 -- TRUNCATE of activity (or of lead, which truncates activity) empties the
 -- queue: its ids would otherwise name activities inserted later
 INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view');

@@ -51,6 +51,8 @@ extern void lp_lead_not_found(int64 lead_id);
 
 extern void lp_move_leads(int n, int64 *ids, const char **to_stages,
 						  TimestampTz *ats, const char **causes, Jsonb **details);
+struct LpProcess;
+extern void lp_lead_flush_buffered(struct LpProcess *proc);
 
 /* lp_cache.c */
 extern void lp_cache_init(void);

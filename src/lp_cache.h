@@ -174,6 +174,8 @@ typedef struct LpProcess
 	Oid			history_owner;	/* history rows are written as this role */
 	Oid			event_relid;	/* the outbox; InvalidOid before version 1.1 */
 	Oid			score_queue_relid;	/* deferred scoring's queue; InvalidOid before 1.1 */
+	int			lead_direct;	/* 1: scoring may write lead rows directly,
+								 * -1: through UPDATE, 0: not known yet */
 	LpLeadColumns lead;
 } LpProcess;
 

@@ -30,6 +30,7 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/sysattr.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
@@ -42,7 +43,12 @@
 #include "funcapi.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_am.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -285,29 +291,21 @@ typedef struct Promotion
  *		(not NULL, and not empty for text), in its locked row.
  */
 static bool
-required_filled(const LpStage *stage, HeapTupleHeader row)
+required_filled(const LpStage *stage, HeapTuple row, TupleDesc tupdesc)
 {
-	HeapTupleData tuple;
-	TupleDesc	tupdesc;
-	bool		ok = true;
-
-	if (stage->nrequired == 0)
-		return true;
-	tupdesc = lp_row_tuple(row, &tuple);
-	for (int i = 0; i < stage->nrequired && ok; i++)
+	for (int i = 0; i < stage->nrequired; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, stage->required[i] - 1);
 		bool		isnull;
-		Datum		v = heap_getattr(&tuple, stage->required[i], tupdesc, &isnull);
+		Datum		v = heap_getattr(row, stage->required[i], tupdesc, &isnull);
 
 		if (isnull)
-			ok = false;
-		else if (att->atttypid == TEXTOID &&
-				 VARSIZE_ANY_EXHDR(DatumGetPointer(v)) == 0)
-			ok = false;
+			return false;
+		if (att->atttypid == TEXTOID &&
+			VARSIZE_ANY_EXHDR(DatumGetPointer(v)) == 0)
+			return false;
 	}
-	ReleaseTupleDesc(tupdesc);
-	return ok;
+	return true;
 }
 
 /*
@@ -321,8 +319,8 @@ required_filled(const LpStage *stage, HeapTupleHeader row)
 static bool
 promotion_for(LpProcess *proc, LeadBatch *lb, int from, int32 fit,
 			  int32 behaviour, Jsonb *tally, TimestampTz at,
-			  TimestampTz last_recycled, bool recycled, HeapTupleHeader row,
-			  Promotion *p)
+			  TimestampTz last_recycled, bool recycled, HeapTuple row,
+			  TupleDesc rowdesc, Promotion *p)
 {
 	int			best = -1;
 	int32		score = fit + behaviour;
@@ -359,7 +357,7 @@ promotion_for(LpProcess *proc, LeadBatch *lb, int from, int32 fit,
 		if (recycled && st->requalify_after >= 0 &&
 			at < last_recycled + st->requalify_after)
 			continue;
-		if (!required_filled(st, row))
+		if (!required_filled(st, row, rowdesc))
 			continue;
 		best = t->to;
 	}
@@ -773,6 +771,7 @@ id_lead_cmp(const void *a, const void *b)
 
 static void queue_runs(IdLead *acts, int64 n, Datum *first_ids, Datum *last_ids,
 					   Datum *lead_ids);
+static void activity_lead_missing(int64 lead_id, Relation rel);
 
 /*
  * A batch of activities being scored: the matches per lead and rule.  The
@@ -1027,6 +1026,528 @@ requeue_locked(ScoreBatch *b, int64 *gaps, int ngaps)
 }
 
 /*
+ * lock_lead
+ *		Find lead id through the primary key (scan: an index scan of it with
+ *		the snapshot to read with, rescanned here) and lock it in mode, as a
+ *		query locking rows would (ExecLockRows' rules): under READ COMMITTED
+ *		the latest version, if it is still lead id; under REPEATABLE READ a
+ *		concurrent change is a serialization failure.  Returns 1 when locked
+ *		(the row in slot), 0 when the lead is not there, -1 when another
+ *		transaction holds it (LockWaitSkip only).
+ */
+static int
+lock_lead(Relation rel, IndexScanDesc scan, TupleTableSlot *slot,
+		  AttrNumber att_id, int64 id, LockTupleMode mode, LockWaitPolicy wait,
+		  int flags)
+{
+	ScanKeyData key;
+	ItemPointerData tid;
+	TM_FailureData tmfd;
+	TM_Result	r;
+	bool		isnull;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+		return 0;
+	tid = slot->tts_tid;
+	if (!IsolationUsesXactSnapshot())
+		flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+	r = table_tuple_lock(rel, &tid, scan->xs_snapshot, slot,
+						 GetCurrentCommandId(false), mode, wait, flags, &tmfd);
+	switch (r)
+	{
+		case TM_Ok:
+			if (tmfd.traversed &&
+				DatumGetInt64(slot_getattr(slot, att_id, &isnull)) != id)
+				return 0;		/* its id changed meanwhile */
+			return 1;
+		case TM_WouldBlock:
+			return -1;
+		case TM_SelfModified:
+			/* changed by this command or a later one: a query skips it */
+			return 0;
+		case TM_Updated:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						errmsg("could not serialize access due to concurrent update"),
+						errdetail("Lead " INT64_FORMAT " was changed by another transaction.", id));
+			/* READ COMMITTED follows the update chain: not reached */
+			elog(ERROR, "unexpected concurrent update of lead " INT64_FORMAT, id);
+			break;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						errmsg("could not serialize access due to concurrent delete"),
+						errdetail("Lead " INT64_FORMAT " was deleted by another transaction.", id));
+			return 0;
+		case TM_Invisible:
+			elog(ERROR, "attempted to lock invisible tuple");
+			break;
+		default:
+			elog(ERROR, "unexpected table_tuple_lock status: %u", r);
+	}
+	return 0;
+}
+
+/* A locked lead's columns that scoring reads */
+typedef struct LockedLead
+{
+	int32		behaviour;
+	Jsonb	   *tally;			/* NULL: none */
+	int32		fit;
+	const char *stage;
+	TimestampTz changed_at;
+	TimestampTz last_recycled;
+	bool		recycled;
+	HeapTuple	row;			/* the row, for a stage's required fields */
+	TupleDesc	rowdesc;
+} LockedLead;
+
+/*
+ * score_lead
+ *		A locked lead's new behaviour score and tally once the batch's
+ *		matches are added within the caps (allocated in the current memory
+ *		context), and whether they or a fast-track rule promote the lead:
+ *		then *p says where to.
+ */
+static bool
+score_lead(LpProcess *proc, LeadBatch *lb, const LockedLead *l, TimestampTz now,
+		   int32 *behaviour, Jsonb **newtally, Promotion *p)
+{
+	int			nrules = proc->nbehaviourrules;
+	int32		score = l->behaviour;
+	Jsonb	   *tally = l->tally;
+	JsonbParseState *ps = NULL;
+	Jsonb	   *jb;
+	int			from;
+	TimestampTz at;
+
+	/* Build the new tally directly as jsonb: {"rule id": [matched, points]} */
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < nrules; i++)
+	{
+		const LpBehaviourRule *r = &proc->behaviourrules[i];
+		TallyEntry	e;
+
+		tally_entry(tally, r->key, &e);
+		if (lb->matches[i] > 0)
+		{
+			if (lb->times != NULL && lb->times[i].n > 0)
+				score += add_timed(r, &e, &lb->times[i]);
+			else
+			{
+				int32		gained = apply_caps(r, e.matched, e.points, lb->matches[i]);
+
+				e.matched += lb->matches[i];
+				e.points += gained;
+				score += gained;
+			}
+		}
+		if (e.matched == 0)
+			continue;
+		push_entry(&ps, r, &e);
+	}
+
+	/*
+	 * Entries of rules that are no longer active keep their points in
+	 * behaviour_score until a rescore: keep them, so that the explanation
+	 * still adds up.
+	 */
+	if (tally != NULL && JB_ROOT_IS_OBJECT(tally))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&tally->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		bool		keep = false;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				keep = !active_rule_key(proc, v.val.string.val,
+										v.val.string.len);
+				if (keep)
+					pushJsonbValue(&ps, WJB_KEY, &v);
+			}
+			else if (tok == WJB_VALUE && keep)
+				pushJsonbValue(&ps, WJB_VALUE, &v);
+		}
+	}
+	jb = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+	*behaviour = score;
+	*newtally = jb;
+
+	/* A promotion or fast-track, dated at the lead's latest activity */
+	from = lp_stage_find(proc, l->stage);
+	if (from < 0 || proc->stages[from].is_terminal)
+		return false;
+	at = Min(lb->last_at, now);
+	at = Max(at, l->changed_at);
+	return promotion_for(proc, lb, from, l->fit,
+						 score + (int32) rint(lp_decayed_total(proc, jb, at)),
+						 jb, at, l->last_recycled, l->recycled, l->row,
+						 l->rowdesc, p);
+}
+
+/* The work of score_batch_apply shared by its two ways of writing leads */
+typedef struct ApplyState
+{
+	ScoreBatch *b;
+	bool		queued;
+	Relation	errrel;
+	int64	   *ids;			/* the batch's leads, in id order */
+	int			nleads;
+	MemoryContext leadcxt;		/* one lead's scoring; reset for the next */
+	Promotion  *promotions;
+	int			npromotions;
+	int64	   *gaps;			/* queued: leads missing or held elsewhere */
+	int			ngaps;
+} ApplyState;
+
+/*
+ * keep_jsonb
+ *		Copy a jsonb value one lead's scoring produced out of the lead's
+ *		memory context (cleared for the next lead) into cxt.
+ */
+static Jsonb *
+keep_jsonb(MemoryContext cxt, Jsonb *jb)
+{
+	Jsonb	   *copy = MemoryContextAlloc(cxt, VARSIZE(jb));
+
+	memcpy(copy, jb, VARSIZE(jb));
+	return copy;
+}
+
+/*
+ * apply_by_query
+ *		Lock the leads with SELECT ... FOR NO KEY UPDATE [SKIP LOCKED] and
+ *		write the scores with one UPDATE: for a lead table that carries
+ *		rules, forced row security or triggers of its own (whatever they do
+ *		then happens as for any UPDATE).  Connected to SPI, as the owner.
+ */
+static void
+apply_by_query(ApplyState *st, Relation rel)
+{
+	LpProcess  *proc = st->b->proc;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	MemoryContext outcxt = CurrentMemoryContext;
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	Datum	   *elems = palloc(sizeof(Datum) * st->nleads);
+	Datum	   *u_ids = palloc(sizeof(Datum) * st->nleads);
+	Datum	   *u_scores = palloc(sizeof(Datum) * st->nleads);
+	Datum	   *u_tallies = palloc(sizeof(Datum) * st->nleads);
+	int			nupdates = 0;
+	int			found = 0;
+	SPITupleTable *locked;
+	uint64		nlocked;
+
+	for (int i = 0; i < st->nleads; i++)
+		elems[i] = Int64GetDatum(st->ids[i]);
+	values[0] = PointerGetDatum(construct_array(elems, st->nleads, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+#define LOCK_BATCH_LEADS \
+	"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, " \
+	"l.stage, l.stage_changed_at, l.last_recycled_at, l " \
+	"FROM lead_process.lead l " \
+	"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) " \
+	"ORDER BY l.id FOR NO KEY UPDATE"
+	if (!st->queued)
+		lp_prepare_kept(&lock_plan, LOCK_BATCH_LEADS, 1, argtypes);
+	else
+		lp_prepare_kept(&skip_lock_plan, LOCK_BATCH_LEADS " SKIP LOCKED", 1, argtypes);
+#undef LOCK_BATCH_LEADS
+	if (SPI_execute_plan(st->queued ? skip_lock_plan : lock_plan, values, NULL,
+						 false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "locking the leads of an activity batch failed");
+
+	/* Keep the locked rows: checking a promotion runs queries of its own */
+	locked = SPI_tuptable;
+	nlocked = SPI_processed;
+	for (uint64 row = 0; row < nlocked; row++)
+	{
+		HeapTuple	t = locked->vals[row];
+		TupleDesc	td = locked->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
+		LeadBatch  *lb;
+		LockedLead	l;
+		HeapTupleData whole;
+		Datum		d;
+		int32		behaviour;
+		Jsonb	   *tally;
+
+		/* The rows come in id order: a gap is a missing (or skipped) lead */
+		while (st->queued && found < st->nleads && st->ids[found] < id)
+			st->gaps[st->ngaps++] = st->ids[found++];
+		if (found >= st->nleads || st->ids[found] != id)
+			break;				/* reported below */
+		found++;
+
+		lb = hash_search(st->b->leads, &id, HASH_FIND, NULL);
+		if (lb == NULL || lb->matches == NULL)
+			continue;
+		MemoryContextReset(st->leadcxt);
+		MemoryContextSwitchTo(st->leadcxt);
+		l.behaviour = DatumGetInt32(SPI_getbinval(t, td, 2, &isnull));
+		d = SPI_getbinval(t, td, 3, &isnull);
+		l.tally = isnull ? NULL : DatumGetJsonbP(d);
+		l.fit = DatumGetInt32(SPI_getbinval(t, td, 4, &isnull));
+		l.stage = TextDatumGetCString(SPI_getbinval(t, td, 5, &isnull));
+		l.changed_at = DatumGetTimestampTz(SPI_getbinval(t, td, 6, &isnull));
+		d = SPI_getbinval(t, td, 7, &isnull);
+		l.recycled = !isnull;
+		l.last_recycled = isnull ? 0 : DatumGetTimestampTz(d);
+		/* the whole-row column has the table's row type */
+		d = SPI_getbinval(t, td, 8, &isnull);
+		whole.t_data = DatumGetHeapTupleHeader(d);
+		whole.t_len = HeapTupleHeaderGetDatumLength(whole.t_data);
+		ItemPointerSetInvalid(&whole.t_self);
+		whole.t_tableOid = InvalidOid;
+		l.row = &whole;
+		l.rowdesc = RelationGetDescr(rel);
+		if (score_lead(proc, lb, &l, now, &behaviour, &tally,
+					   &st->promotions[st->npromotions]))
+		{
+			st->promotions[st->npromotions].details =
+				keep_jsonb(outcxt, st->promotions[st->npromotions].details);
+			st->npromotions++;
+		}
+		MemoryContextSwitchTo(outcxt);
+		u_ids[nupdates] = Int64GetDatum(id);
+		u_scores[nupdates] = Int32GetDatum(behaviour);
+		u_tallies[nupdates] = JsonbPGetDatum(keep_jsonb(outcxt, tally));
+		nupdates++;
+	}
+	if (found < st->nleads && !st->queued)
+		activity_lead_missing(st->ids[found], st->errrel);
+	while (found < st->nleads)
+		st->gaps[st->ngaps++] = st->ids[found++];
+
+	/* One UPDATE for every lead whose score or tally changed */
+	if (nupdates > 0)
+	{
+		Oid			uargtypes[3] = {INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID};
+		Datum		uvalues[3];
+		uint64		updated;
+
+		uvalues[0] = PointerGetDatum(construct_array(u_ids, nupdates, INT8OID, 8,
+													 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		uvalues[1] = PointerGetDatum(construct_array(u_scores, nupdates, INT4OID, 4,
+													 true, TYPALIGN_INT));
+		uvalues[2] = PointerGetDatum(construct_array(u_tallies, nupdates, JSONBOID, -1,
+													 false, TYPALIGN_INT));
+		lp_prepare_kept(&update_plan,
+						"UPDATE lead_process.lead l "
+						"SET behaviour_score = u.b, "
+						"score = l.fit_score OPERATOR(pg_catalog.+) u.b, "
+						"score_tally = u.t "
+						"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
+						"WHERE l.id OPERATOR(pg_catalog.=) u.id", 3, uargtypes);
+		updated = lp_run_scoring_update(update_plan, uvalues, NULL);
+		if (updated != (uint64) nupdates)
+			elog(ERROR, "scoring update wrote " UINT64_FORMAT " of %d leads", updated, nupdates);
+	}
+}
+
+/*
+ * lead_direct_ok
+ *		Whether scored leads may be written directly (apply_direct): lead is
+ *		a plain heap table, owned by the role scoring writes as, without
+ *		rules or forced row security, whose only triggers are the
+ *		extension's and its foreign keys'.  Cached with the process, which
+ *		any change of lead's definition (a new trigger, say) resets.
+ */
+static bool
+lead_direct_ok(LpProcess *proc, Relation rel)
+{
+#if PG_VERSION_NUM >= 140000
+	if (proc->lead_direct == 0)
+	{
+		bool		ok = rel->rd_rel->relkind == RELKIND_RELATION &&
+			rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
+			rel->rd_rules == NULL &&
+			!rel->rd_rel->relforcerowsecurity &&
+			rel->rd_rel->relowner == proc->history_owner &&
+			proc->lead.behaviour_score != InvalidAttrNumber;
+		Oid			ext = get_extension_oid("lead_process", true);
+
+		for (int i = 0; ok && rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		{
+			const Trigger *trig = &rel->trigdesc->triggers[i];
+
+			ok = (trig->tgisinternal && OidIsValid(trig->tgconstraint)) ||
+				getExtensionOfObject(ProcedureRelationId, trig->tgfoid) == ext;
+		}
+		proc->lead_direct = ok ? 1 : -1;
+	}
+	return proc->lead_direct > 0;
+#else
+	return false;
+#endif
+}
+
+#if PG_VERSION_NUM >= 140000
+/*
+ * apply_direct
+ *		Lock each lead and write its new score right away, through the
+ *		executor's single-row update (ExecSimpleRelationUpdate, as logical
+ *		replication applies a change): the lead's BEFORE trigger, CHECK
+ *		constraints, index entries and queued AFTER triggers as for an
+ *		UPDATE, without planning and running an UPDATE ... FROM over the
+ *		batch (two index descents and two row visits per lead instead of
+ *		one: the lock query and the join).  Connected to SPI, as the owner.
+ */
+static void
+apply_direct(ApplyState *st, Relation rel)
+{
+	LpProcess  *proc = st->b->proc;
+	LpLeadColumns *col = &proc->lead;
+	TupleDesc	desc = RelationGetDescr(rel);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	MemoryContext outcxt = CurrentMemoryContext;
+	int			cols[3] = {col->behaviour_score, col->score, col->score_tally};
+	Bitmapset  *updated = NULL;
+	bool		save = lp_scoring_update;
+	RangeTblEntry *rte;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;
+	TupleTableSlot *locked;
+	TupleTableSlot *newslot;
+	Relation	pkey;
+	IndexScanDesc scan;
+
+	/* what a query at this point would see (as SPI would) */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+
+	for (int i = 0; i < 3; i++)
+		updated = bms_add_member(updated, cols[i] - FirstLowInvalidHeapAttributeNumber);
+	estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	{
+		RTEPermissionInfo *perm = makeNode(RTEPermissionInfo);
+
+		perm->relid = RelationGetRelid(rel);
+		perm->requiredPerms = ACL_UPDATE;
+		perm->updatedCols = updated;
+		rte->perminfoindex = 1;
+		ExecInitRangeTable(estate, list_make1(rte), list_make1(perm));
+	}
+#else
+	rte->requiredPerms = ACL_UPDATE;
+	rte->updatedCols = updated;
+	ExecInitRangeTable(estate, list_make1(rte));
+#endif
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	estate->es_opened_result_relations = lappend(estate->es_opened_result_relations, rri);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = GetActiveSnapshot();
+	ExecOpenIndices(rri, false);
+	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
+	locked = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
+	newslot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsHeapTuple);
+	pkey = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	scan = index_beginscan(rel, pkey, estate->es_snapshot, 1, 0);
+	AfterTriggerBeginQuery();
+
+	PG_TRY();
+	{
+		lp_scoring_update = true;
+		for (int i = 0; i < st->nleads; i++)
+		{
+			int64		id = st->ids[i];
+			LeadBatch  *lb = hash_search(st->b->leads, &id, HASH_FIND, NULL);
+			LockedLead	l;
+			bool		isnull;
+			Datum		d;
+			int32		behaviour;
+			Jsonb	   *tally;
+			Datum		values[3];
+			bool		nulls[3] = {false, false, false};
+			int			r;
+
+			CHECK_FOR_INTERRUPTS();
+			/* queued: the insert proved the lead; nothing matched, nothing to do */
+			if (st->queued && (lb == NULL || lb->matches == NULL))
+				continue;
+			r = lock_lead(rel, scan, locked, col->id, id, LockTupleNoKeyExclusive,
+						  st->queued ? LockWaitSkip : LockWaitBlock, 0);
+			if (r == 0 && !st->queued)
+				activity_lead_missing(id, st->errrel);
+			if (r <= 0)
+			{
+				st->gaps[st->ngaps++] = id;
+				continue;
+			}
+			if (lb == NULL || lb->matches == NULL)
+				continue;
+
+			MemoryContextReset(st->leadcxt);
+			MemoryContextSwitchTo(st->leadcxt);
+			l.behaviour = DatumGetInt32(slot_getattr(locked, col->behaviour_score, &isnull));
+			d = slot_getattr(locked, col->score_tally, &isnull);
+			l.tally = isnull ? NULL : DatumGetJsonbP(d);
+			l.fit = DatumGetInt32(slot_getattr(locked, col->fit_score, &isnull));
+			l.stage = TextDatumGetCString(slot_getattr(locked, col->stage, &isnull));
+			l.changed_at = DatumGetTimestampTz(slot_getattr(locked, col->stage_changed_at, &isnull));
+			d = slot_getattr(locked, col->last_recycled_at, &isnull);
+			l.recycled = !isnull;
+			l.last_recycled = isnull ? 0 : DatumGetTimestampTz(d);
+			l.row = ExecFetchSlotHeapTuple(locked, false, NULL);
+			l.rowdesc = desc;
+			if (score_lead(proc, lb, &l, now, &behaviour, &tally,
+						   &st->promotions[st->npromotions]))
+			{
+				st->promotions[st->npromotions].details =
+					keep_jsonb(outcxt, st->promotions[st->npromotions].details);
+				st->npromotions++;
+			}
+
+			/* score = fit_score + behaviour_score, as the UPDATE writes it */
+			values[0] = Int32GetDatum(behaviour);
+			values[1] = Int32GetDatum(l.fit + behaviour);
+			values[2] = JsonbPGetDatum(tally);
+			ExecStoreHeapTuple(heap_modify_tuple_by_cols(l.row, desc, 3, cols, values, nulls),
+							   newslot, false);
+			EvalPlanQualSetSlot(&epq, newslot);
+			ExecSimpleRelationUpdate(rri, estate, &epq, locked, newslot);
+			ExecClearTuple(newslot);
+			ResetPerTupleExprContext(estate);
+			MemoryContextSwitchTo(outcxt);
+		}
+	}
+	PG_FINALLY();
+	{
+		lp_scoring_update = save;
+	}
+	PG_END_TRY();
+
+	index_endscan(scan);
+	index_close(pkey, AccessShareLock);
+	EvalPlanQualEnd(&epq);
+	ExecCloseIndices(rri);
+	AfterTriggerEndQuery(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	PopActiveSnapshot();
+	/* what lead_history_flush does at the end of an UPDATE statement */
+	lp_lead_flush_buffered(proc);
+}
+#endif
+
+/*
  * score_batch_apply
  *		Lock the batch's leads in id order, add the points within the caps,
  *		write each changed lead once and make the promotions that the new
@@ -1047,234 +1568,78 @@ score_batch_apply(ScoreBatch *b, bool queued, Relation errrel)
 {
 	LpProcess  *proc = b->proc;
 	HTAB	   *leads = b->leads;
-	int			nrules = proc->nbehaviourrules;
-	Promotion  *promotions;
-	int			npromotions = 0;
-	SPITupleTable *locked;
-	uint64		nlocked;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	int64	   *ids;
-	int			nleads;
+	ApplyState	st;
 	HASH_SEQ_STATUS seq;
 	LeadBatch  *lb;
-	Datum	   *u_ids;
-	Datum	   *u_scores;
-	Datum	   *u_tallies;
-	int			nupdates = 0;
 	Oid			save_userid;
 	int			save_sec;
-	int64	   *gaps;
-	int			ngaps = 0;
+	Relation	rel;
 
-	nleads = (int) hash_get_num_entries(leads);
-	if (nleads == 0)
+	st.nleads = (int) hash_get_num_entries(leads);
+	if (st.nleads == 0)
 		return;
-	ids = palloc(sizeof(int64) * nleads);
-	nleads = 0;
+	st.b = b;
+	st.queued = queued;
+	st.errrel = errrel;
+	st.ids = palloc(sizeof(int64) * st.nleads);
+	st.nleads = 0;
 	hash_seq_init(&seq, leads);
 	while ((lb = hash_seq_search(&seq)) != NULL)
-		ids[nleads++] = lb->lead_id;
-	qsort(ids, nleads, sizeof(int64), int64_cmp);
+		st.ids[st.nleads++] = lb->lead_id;
+	qsort(st.ids, st.nleads, sizeof(int64), int64_cmp);
 
-	/* 2. Lock the leads in id order, as the owner of the tables */
+	/* 2. and 3. Lock the leads in id order and score them, as the owner */
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(proc->history_owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	{
-		Oid			argtypes[1] = {INT8ARRAYOID};
-		Datum		values[1];
-		Datum	   *elems = palloc(sizeof(Datum) * nleads);
-		int			found = 0;
+	st.promotions = palloc(sizeof(Promotion) * st.nleads);
+	st.npromotions = 0;
+	st.gaps = palloc(sizeof(int64) * st.nleads);
+	st.ngaps = 0;
 
-		for (int i = 0; i < nleads; i++)
-			elems[i] = Int64GetDatum(ids[i]);
-		values[0] = PointerGetDatum(construct_array(elems, nleads, INT8OID, 8,
-													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-#define LOCK_BATCH_LEADS \
-	"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, " \
-	"l.stage, l.stage_changed_at, l.last_recycled_at, l " \
-	"FROM lead_process.lead l " \
-	"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) " \
-	"ORDER BY l.id FOR NO KEY UPDATE"
-		if (!queued)
-			lp_prepare_kept(&lock_plan, LOCK_BATCH_LEADS, 1, argtypes);
-		else
-			lp_prepare_kept(&skip_lock_plan, LOCK_BATCH_LEADS " SKIP LOCKED", 1, argtypes);
-#undef LOCK_BATCH_LEADS
-		if (SPI_execute_plan(queued ? skip_lock_plan : lock_plan, values, NULL,
-							 false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "locking the leads of an activity batch failed");
-		gaps = palloc(sizeof(int64) * nleads);
+	/*
+	 * What one lead's scoring allocates (the tally's jsonb values, detoasted
+	 * copies) lives until the next lead: a batch of 20,000 leads otherwise
+	 * grew by tens of megabytes, and first touching fresh memory took a
+	 * fifth of score_pending().  The new tally and a promotion's details are
+	 * copied out.
+	 */
+	st.leadcxt = AllocSetContextCreate(CurrentMemoryContext,
+									   "lead_process lead scoring",
+									   ALLOCSET_DEFAULT_SIZES);
+	rel = table_open(proc->lead_relid, RowExclusiveLock);
+#if PG_VERSION_NUM >= 140000
+	if (lead_direct_ok(proc, rel))
+		apply_direct(&st, rel);
+	else
+#endif
+		apply_by_query(&st, rel);
+	table_close(rel, NoLock);
+	MemoryContextDelete(st.leadcxt);
+	if (st.ngaps > 0)
+		b->requeued = requeue_locked(b, st.gaps, st.ngaps);
 
-		u_ids = palloc(sizeof(Datum) * nleads);
-		u_scores = palloc(sizeof(Datum) * nleads);
-		u_tallies = palloc(sizeof(Datum) * nleads);
-		promotions = palloc(sizeof(Promotion) * nleads);
-
-		/*
-		 * 3. Apply the caps, lead by lead, in id order.  Keep the locked rows:
-		 * checking a promotion runs queries of its own.
-		 */
-		locked = SPI_tuptable;
-		nlocked = SPI_processed;
-		for (uint64 row = 0; row < nlocked; row++)
-		{
-			HeapTuple	t = locked->vals[row];
-			TupleDesc	td = locked->tupdesc;
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
-			int32		score = DatumGetInt32(SPI_getbinval(t, td, 2, &isnull));
-			Datum		td_tally = SPI_getbinval(t, td, 3, &isnull);
-			Jsonb	   *tally = isnull ? NULL : DatumGetJsonbP(td_tally);
-			JsonbParseState *ps;
-			JsonbValue *newtally;
-			int32		fit;
-			char	   *stage;
-			TimestampTz changed_at;
-			Datum		last_recycled;
-			bool		recycled_null;
-
-			/* The rows come in id order: a gap is a missing (or skipped) lead */
-			while (queued && found < nleads && ids[found] < id)
-				gaps[ngaps++] = ids[found++];
-			if (found >= nleads || ids[found] != id)
-				break;			/* reported below */
-			found++;
-
-			lb = hash_search(leads, &id, HASH_FIND, NULL);
-			if (lb == NULL || lb->matches == NULL)
-				continue;
-			fit = DatumGetInt32(SPI_getbinval(t, td, 4, &isnull));
-			stage = SPI_getvalue(t, td, 5);
-			changed_at = DatumGetTimestampTz(SPI_getbinval(t, td, 6, &isnull));
-			last_recycled = SPI_getbinval(t, td, 7, &recycled_null);
-
-			/* Build the new tally directly as jsonb: {"rule id": [matched, points]} */
-			ps = NULL;
-			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-			for (int i = 0; i < nrules; i++)
-			{
-				const LpBehaviourRule *r = &proc->behaviourrules[i];
-				TallyEntry	e;
-
-				tally_entry(tally, r->key, &e);
-				if (lb->matches[i] > 0)
-				{
-					if (lb->times != NULL && lb->times[i].n > 0)
-						score += add_timed(r, &e, &lb->times[i]);
-					else
-					{
-						int32		gained = apply_caps(r, e.matched, e.points, lb->matches[i]);
-
-						e.matched += lb->matches[i];
-						e.points += gained;
-						score += gained;
-					}
-				}
-				if (e.matched == 0)
-					continue;
-				push_entry(&ps, r, &e);
-			}
-			/*
-			 * Entries of rules that are no longer active keep their points in
-			 * behaviour_score until a rescore: keep them, so that the
-			 * explanation still adds up.
-			 */
-			if (tally != NULL && JB_ROOT_IS_OBJECT(tally))
-			{
-				JsonbIterator *it = JsonbIteratorInit(&tally->root);
-				JsonbValue	v;
-				JsonbIteratorToken tok;
-				bool		keep = false;
-
-				while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-				{
-					if (tok == WJB_KEY)
-					{
-						keep = !active_rule_key(proc, v.val.string.val,
-												v.val.string.len);
-						if (keep)
-							pushJsonbValue(&ps, WJB_KEY, &v);
-					}
-					else if (tok == WJB_VALUE && keep)
-						pushJsonbValue(&ps, WJB_VALUE, &v);
-				}
-			}
-			newtally = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-			u_ids[nupdates] = Int64GetDatum(id);
-			u_scores[nupdates] = Int32GetDatum(score);
-			u_tallies[nupdates] = JsonbPGetDatum(JsonbValueToJsonb(newtally));
-
-			/* A promotion or fast-track, dated at the lead's latest activity */
-			{
-				int			from = lp_stage_find(proc, stage);
-				TimestampTz at = Min(lb->last_at, now);
-
-				at = Max(at, changed_at);
-				if (from >= 0 && !proc->stages[from].is_terminal &&
-					promotion_for(proc, lb, from, fit,
-								  score + (int32) rint(lp_decayed_total(proc,
-																		DatumGetJsonbP(u_tallies[nupdates]),
-																		at)),
-								  DatumGetJsonbP(u_tallies[nupdates]), at,
-								  DatumGetTimestampTz(last_recycled), !recycled_null,
-								  DatumGetHeapTupleHeader(SPI_getbinval(t, td, 8, &isnull)),
-								  &promotions[npromotions]))
-					npromotions++;
-			}
-			nupdates++;
-		}
-		if (found < nleads && !queued)
-			activity_lead_missing(ids[found], errrel);
-		while (found < nleads)
-			gaps[ngaps++] = ids[found++];
-		if (ngaps > 0)
-			b->requeued = requeue_locked(b, gaps, ngaps);
-	}
-
-	/* One UPDATE for every lead whose score or tally changed */
-	if (nupdates > 0)
-	{
-		Oid			argtypes[3] = {INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID};
-		Datum		values[3];
-		uint64		updated;
-
-		values[0] = PointerGetDatum(construct_array(u_ids, nupdates, INT8OID, 8,
-													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		values[1] = PointerGetDatum(construct_array(u_scores, nupdates, INT4OID, 4,
-													true, TYPALIGN_INT));
-		values[2] = PointerGetDatum(construct_array(u_tallies, nupdates, JSONBOID, -1,
-													false, TYPALIGN_INT));
-		lp_prepare_kept(&update_plan,
-						"UPDATE lead_process.lead l "
-						"SET behaviour_score = u.b, "
-						"score = l.fit_score OPERATOR(pg_catalog.+) u.b, "
-						"score_tally = u.t "
-						"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(id, b, t) "
-						"WHERE l.id OPERATOR(pg_catalog.=) u.id", 3, argtypes);
-		updated = lp_run_scoring_update(update_plan, values, NULL);
-		if (updated != (uint64) nupdates)
-			elog(ERROR, "scoring update wrote " UINT64_FORMAT " of %d leads", updated, nupdates);
-	}
 	/* Stage changes, all in one UPDATE */
-	if (npromotions > 0)
+	if (st.npromotions > 0)
 	{
-		int64	   *m_ids = palloc(sizeof(int64) * npromotions);
-		const char **m_stages = palloc(sizeof(char *) * npromotions);
-		TimestampTz *m_ats = palloc(sizeof(TimestampTz) * npromotions);
-		const char **m_causes = palloc(sizeof(char *) * npromotions);
-		Jsonb	  **m_details = palloc(sizeof(Jsonb *) * npromotions);
+		int			n = st.npromotions;
+		int64	   *m_ids = palloc(sizeof(int64) * n);
+		const char **m_stages = palloc(sizeof(char *) * n);
+		TimestampTz *m_ats = palloc(sizeof(TimestampTz) * n);
+		const char **m_causes = palloc(sizeof(char *) * n);
+		Jsonb	  **m_details = palloc(sizeof(Jsonb *) * n);
 
-		for (int i = 0; i < npromotions; i++)
+		for (int i = 0; i < n; i++)
 		{
-			m_ids[i] = promotions[i].lead_id;
-			m_stages[i] = proc->stages[promotions[i].to].name;
-			m_ats[i] = promotions[i].at;
-			m_causes[i] = promotions[i].cause;
-			m_details[i] = promotions[i].details;
+			m_ids[i] = st.promotions[i].lead_id;
+			m_stages[i] = proc->stages[st.promotions[i].to].name;
+			m_ats[i] = st.promotions[i].at;
+			m_causes[i] = st.promotions[i].cause;
+			m_details[i] = st.promotions[i].details;
 		}
+
 		/*
 		 * In the trigger, as the role that inserted the activities: the
 		 * history names it.  In score_pending(), as the owner: the inserting
@@ -1283,7 +1648,7 @@ score_batch_apply(ScoreBatch *b, bool queued, Relation errrel)
 		 */
 		if (!queued)
 			SetUserIdAndSecContext(save_userid, save_sec);
-		lp_move_leads(npromotions, m_ids, m_stages, m_ats, m_causes, m_details);
+		lp_move_leads(n, m_ids, m_stages, m_ats, m_causes, m_details);
 		SetUserIdAndSecContext(proc->history_owner,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	}
@@ -1337,74 +1702,6 @@ check_activity_type(Datum type, TupleTableSlot *slot, AttrNumber att_id,
 }
 
 /*
- * lock_lead_key_share
- *		Find lead id through its primary key with snapshot snap and lock it
- *		FOR KEY SHARE, as a foreign key check would (ExecLockRows' rules:
- *		under REPEATABLE READ a lead changed or deleted concurrently is a
- *		serialization failure, under READ COMMITTED the latest version is
- *		locked).  Returns false if the lead does not exist.
- */
-static bool
-lock_lead_key_share(Relation lead, Relation pkey, TupleTableSlot *slot,
-					Snapshot snap, int64 id)
-{
-	ScanKeyData key;
-	IndexScanDesc scan;
-	bool		found = false;
-	ItemPointerData tid;
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
-	scan = index_beginscan(lead, pkey, snap, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		found = true;
-		tid = slot->tts_tid;
-	}
-	index_endscan(scan);
-	if (found)
-	{
-		TM_FailureData tmfd;
-		TM_Result	r;
-
-		r = table_tuple_lock(lead, &tid, snap, slot, GetCurrentCommandId(false),
-							 LockTupleKeyShare, LockWaitBlock,
-							 TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
-							 (IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
-							 &tmfd);
-		switch (r)
-		{
-			case TM_Ok:
-				break;
-			case TM_SelfModified:
-				/* changed by a later command of this transaction: not there */
-				found = false;
-				break;
-			case TM_Updated:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							errmsg("could not serialize access due to concurrent update"),
-							errdetail("Lead " INT64_FORMAT " was changed by another transaction.", id));
-				/* READ COMMITTED follows the update chain: not reached */
-				elog(ERROR, "unexpected concurrent update of lead " INT64_FORMAT, id);
-				break;
-			case TM_Deleted:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							errmsg("could not serialize access due to concurrent delete"),
-							errdetail("Lead " INT64_FORMAT " was deleted by another transaction.", id));
-				found = false;
-				break;
-			default:
-				elog(ERROR, "unexpected table_tuple_lock status: %u", r);
-		}
-	}
-	return found;
-}
-
-/*
  * queue_activities
  *		The deferred path of the activity trigger: lock the statement's leads
  *		FOR KEY SHARE in id order (proving they exist; deleting a lead waits
@@ -1426,6 +1723,7 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 	Relation	pkey;
 	Relation	queue;
 	TupleTableSlot *leadslot;
+	IndexScanDesc scan;
 
 	if (!OidIsValid(proc->score_queue_relid))
 		ereport(ERROR,
@@ -1474,12 +1772,16 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	UpdateActiveSnapshotCommandId();
+	scan = index_beginscan(lead, pkey, GetActiveSnapshot(), 1, 0);
 	for (int i = 0; i < nleads; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (!lock_lead_key_share(lead, pkey, leadslot, GetActiveSnapshot(), leads[i]))
+		/* the foreign key check's lock, waiting for an update in progress */
+		if (lock_lead(lead, scan, leadslot, proc->lead.id, leads[i], LockTupleKeyShare,
+					  LockWaitBlock, TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS) != 1)
 			activity_lead_missing(leads[i], trigdata->tg_relation);
 	}
+	index_endscan(scan);
 	PopActiveSnapshot();
 	ExecDropSingleTupleTableSlot(leadslot);
 	index_close(pkey, AccessShareLock);

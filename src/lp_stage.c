@@ -1407,18 +1407,26 @@ PG_FUNCTION_INFO_V1(lp_lead_history_flush_trigger);
 Datum
 lp_lead_history_flush_trigger(PG_FUNCTION_ARGS)
 {
-	LpProcess  *proc;
-	LpRowBuffer *b;
-
 	lp_check_trigger(fcinfo, "lead_history_flush_trigger", false, false,
 					 LP_TRIG_INSERT | LP_TRIG_UPDATE);
-	proc = lp_process_get();
+	lp_lead_flush_buffered(lp_process_get());
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * lp_lead_flush_buffered
+ *		Write the history rows, events and assignments that lead rows changed
+ *		so far collected: the end of a statement that changed leads.
+ */
+void
+lp_lead_flush_buffered(LpProcess *proc)
+{
 	/* detached first: what the flush itself may cause collects anew */
-	b = lp_rowbuf_take(&history_rows);
+	LpRowBuffer *b = lp_rowbuf_take(&history_rows);
+
 	if (b != NULL && b->n > 0)
 		flush_history(proc, b);
 	lp_route_buffer_flush(proc);
-	return PointerGetDatum(NULL);
 }
 
 /*
