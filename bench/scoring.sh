@@ -231,17 +231,23 @@ single bare peer.activity_bare
 single fk peer.activity_fk
 single plpgsql peer.activity
 single ours lead_process.activity "$ours_options"
-# deferred: score_pending() every second while pgbench runs
+# deferred: score_pending() every second while pgbench runs: a call, its
+# result, a second's sleep, from one session (as the background worker
+# calls it; a new connection per call would add its start-up and first
+# planning to every call)
 step "score_pending() every second during the deferred pgbench run"
 rm -f "$dir/folds.stop"
 (
+	coproc FOLD { PGDATABASE=$deferred_db PGOPTIONS=$ours_options p -At; }
 	end=$(( $(date +%s) + secs + 5 ))
-	n=0
 	while [ "$(date +%s)" -lt "$end" ] && [ ! -e "$dir/folds.stop" ]; do
-		PGDATABASE=$deferred_db PGOPTIONS=$ours_options p -At -c 'SELECT lead_process.score_pending()' >>"$dir/folds.log"
-		n=$((n + 1))
+		echo 'SELECT lead_process.score_pending();' >&"${FOLD[1]}"
+		read -r n <&"${FOLD[0]}" || break
+		echo "$n" >>"$dir/folds.log"
 		sleep 1
 	done
+	eval "exec ${FOLD[1]}>&-"
+	wait "$FOLD_PID" 2>/dev/null || true
 ) &
 folder=$!
 PGDATABASE=$deferred_db single ours_deferred lead_process.activity "$ours_options -c lead_process.defer_scoring=on"
