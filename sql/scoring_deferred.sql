@@ -230,6 +230,18 @@ DROP TABLE public.lead_audit;
 DROP FUNCTION public.audit_lead();
 SET lead_process.defer_scoring = on;
 
+-- A score_queue that is not as the extension made it (here with an index
+-- of the DBA's) is written and taken through queries instead of directly:
+-- the same queue rows, the same scores
+CREATE INDEX score_queue_queued_at ON lead_process.score_queue (queued_at);
+INSERT INTO lead_process.activity (lead_id, type, occurred_at)
+VALUES (4, 'page_view', '2026-03-04 00:00+00'), (4, 'page_view', '2026-03-04 00:01+00');
+SELECT cardinality(first_ids) AS runs, lead_ids FROM lead_process.score_queue;
+SELECT lead_process.score_pending(1) AS scored;
+SELECT count(*) AS queued_statements FROM lead_process.score_queue;
+SELECT id, score, behaviour_score, score_tally FROM lead_process.lead WHERE id = 4;
+DROP INDEX lead_process.score_queue_queued_at;
+
 -- TRUNCATE of activity (or of lead, which truncates activity) empties the
 -- queue: its ids would otherwise name activities inserted later
 INSERT INTO lead_process.activity (lead_id, type) VALUES (1, 'page_view');

@@ -1702,6 +1702,30 @@ check_activity_type(Datum type, TupleTableSlot *slot, AttrNumber att_id,
 }
 
 /*
+ * queue_is_plain
+ *		Whether score_queue is as the extension creates it (a heap, these
+ *		columns, no index, trigger, rule or row security): then its rows are
+ *		written and taken directly; if somebody changed that, through SPI,
+ *		which honours whatever they added.
+ */
+static bool
+queue_is_plain(Relation queue)
+{
+	TupleDesc	qdesc = RelationGetDescr(queue);
+
+	return queue->rd_rel->relam == HEAP_TABLE_AM_OID &&
+		!queue->rd_rel->relhasindex &&
+		queue->trigdesc == NULL &&
+		queue->rd_rules == NULL &&
+		!queue->rd_rel->relrowsecurity &&
+		qdesc->natts == 4 &&
+		strcmp(NameStr(TupleDescAttr(qdesc, 0)->attname), "first_ids") == 0 &&
+		strcmp(NameStr(TupleDescAttr(qdesc, 1)->attname), "last_ids") == 0 &&
+		strcmp(NameStr(TupleDescAttr(qdesc, 2)->attname), "lead_ids") == 0 &&
+		strcmp(NameStr(TupleDescAttr(qdesc, 3)->attname), "queued_at") == 0;
+}
+
+/*
  * queue_activities
  *		The deferred path of the activity trigger: lock the statement's leads
  *		FOR KEY SHARE in id order (proving they exist; deleting a lead waits
@@ -1801,15 +1825,7 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 		TupleDesc	qdesc = RelationGetDescr(queue);
 
 		queue_runs(acts, nacts, &values[0], &values[1], &values[2]);
-		if (queue->rd_rel->relam == HEAP_TABLE_AM_OID &&
-			!queue->rd_rel->relhasindex &&
-			queue->trigdesc == NULL &&
-			!queue->rd_rel->relrowsecurity &&
-			qdesc->natts == 4 &&
-			strcmp(NameStr(TupleDescAttr(qdesc, 0)->attname), "first_ids") == 0 &&
-			strcmp(NameStr(TupleDescAttr(qdesc, 1)->attname), "last_ids") == 0 &&
-			strcmp(NameStr(TupleDescAttr(qdesc, 2)->attname), "lead_ids") == 0 &&
-			strcmp(NameStr(TupleDescAttr(qdesc, 3)->attname), "queued_at") == 0)
+		if (queue_is_plain(queue))
 		{
 			Datum		row[4];
 			bool		nulls[4] = {false, false, false, false};
@@ -1941,6 +1957,157 @@ id_run_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The runs of activity ids taken from score_queue */
+typedef struct QueueRuns
+{
+	IdRun	   *runs;
+	int64		n;
+	int64		cap;
+	MemoryContext cxt;			/* where runs lives */
+} QueueRuns;
+
+/*
+ * add_queue_row
+ *		Append the runs of one score_queue row (its three arrays).
+ */
+static void
+add_queue_row(QueueRuns *q, Datum *cols, bool *colnulls)
+{
+	Datum	   *elems[3];
+	bool	   *enulls[3];
+	int			n[3];
+
+	for (int col = 0; col < 3; col++)
+	{
+		if (colnulls[col])
+			elog(ERROR, "score_queue row with NULL ids");
+		deconstruct_array(DatumGetArrayTypeP(cols[col]), INT8OID, 8, FLOAT8PASSBYVAL,
+						  TYPALIGN_DOUBLE, &elems[col], &enulls[col], &n[col]);
+	}
+	if (n[0] != n[1] || n[0] != n[2])
+		elog(ERROR, "score_queue row with arrays of different lengths");
+	for (int i = 0; i < n[0]; i++)
+	{
+		if (enulls[0][i] || enulls[1][i] || enulls[2][i])
+			elog(ERROR, "score_queue row with NULL ids");
+		if (q->n == q->cap)
+		{
+			if (q->cap >= (int64) (MaxAllocSize / sizeof(IdRun)) / 2)
+				ereport(ERROR,
+						errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						errmsg("too many queued runs of activities to score at once"),
+						errhint("Pass max_statements to score the queue in parts."));
+			q->cap = Max(64, q->cap * 2);
+			q->runs = q->runs ? repalloc(q->runs, sizeof(IdRun) * q->cap) :
+				MemoryContextAlloc(q->cxt, sizeof(IdRun) * q->cap);
+		}
+		q->runs[q->n].first = DatumGetInt64(elems[0][i]);
+		q->runs[q->n].last = DatumGetInt64(elems[1][i]);
+		q->runs[q->n].lead = DatumGetInt64(elems[2][i]);
+		if (q->runs[q->n].last < q->runs[q->n].first)
+			elog(ERROR, "score_queue row with a run that ends before it starts");
+		q->n++;
+	}
+	for (int col = 0; col < 3; col++)
+	{
+		pfree(elems[col]);
+		pfree(enulls[col]);
+	}
+}
+
+/*
+ * take_queue_direct
+ *		Take up to limit (all if -1) score_queue rows that no other
+ *		transaction holds: read the table, lock each row FOR UPDATE SKIP
+ *		LOCKED, keep its runs and delete it.  A row another score_pending()
+ *		holds, or took since the snapshot, is skipped.  One pass over the
+ *		table whatever its size: the query this replaces (DELETE ... WHERE
+ *		ctid = ANY (ARRAY(SELECT ... FOR UPDATE SKIP LOCKED))) was planned
+ *		as a scan comparing every row with every taken ctid once autovacuum
+ *		had found the queue nearly empty, quadratic in the backlog: under
+ *		load a call that fell behind took ever longer.
+ */
+static void
+take_queue_direct(Relation queue, int64 limit, QueueRuns *q)
+{
+	TableScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(queue, NULL);
+	TupleTableSlot *locked = table_slot_create(queue, NULL);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+												 "lead_process queue row",
+												 ALLOCSET_DEFAULT_SIZES);
+	int64		taken = 0;
+
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+	scan = table_beginscan(queue, GetActiveSnapshot(), 0, NULL);
+	while ((limit < 0 || taken < limit) &&
+		   table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		ItemPointerData tid = slot->tts_tid;
+		TM_FailureData tmfd;
+		Datum		cols[3];
+		bool		colnulls[3];
+		MemoryContext oldcxt;
+
+		CHECK_FOR_INTERRUPTS();
+		if (table_tuple_lock(queue, &tid, GetActiveSnapshot(), locked,
+							 GetCurrentCommandId(false), LockTupleExclusive,
+							 LockWaitSkip, 0, &tmfd) != TM_Ok)
+			continue;			/* held or taken by another call */
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		for (int col = 0; col < 3; col++)
+			cols[col] = slot_getattr(locked, col + 1, &colnulls[col]);
+		MemoryContextSwitchTo(oldcxt);
+		add_queue_row(q, cols, colnulls);
+		MemoryContextReset(rowcxt);
+		simple_heap_delete(queue, &tid);
+		taken++;
+	}
+	table_endscan(scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	ExecDropSingleTupleTableSlot(locked);
+	MemoryContextDelete(rowcxt);
+}
+
+/*
+ * take_queue_spi
+ *		As take_queue_direct, through a query, for a score_queue that is not
+ *		as the extension made it (its triggers fire, its index is used).
+ *		Connected to SPI, as the owner.
+ */
+static void
+take_queue_spi(int64 limit, QueueRuns *q)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	char		nulls[1];
+
+	values[0] = Int64GetDatum(limit);
+	nulls[0] = limit < 0 ? 'n' : ' ';
+	lp_prepare_kept(&dequeue_plan,
+					"DELETE FROM lead_process.score_queue q "
+					"WHERE q.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					"SELECT s.ctid FROM lead_process.score_queue s "
+					"LIMIT $1 FOR UPDATE SKIP LOCKED)) "
+					"RETURNING q.first_ids, q.last_ids, q.lead_ids", 1, argtypes);
+	if (SPI_execute_plan(dequeue_plan, values, nulls, false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "taking queued activities failed");
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		Datum		cols[3];
+		bool		colnulls[3];
+
+		for (int col = 0; col < 3; col++)
+			cols[col] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+									  col + 1, &colnulls[col]);
+		add_queue_row(q, cols, colnulls);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
 /*
  * lp_score_pending
  *		score_pending(max_statements integer DEFAULT NULL) returns bigint
@@ -1962,10 +2129,9 @@ lp_score_pending(PG_FUNCTION_ARGS)
 	ScoreBatch	b;
 	Oid			save_userid;
 	int			save_sec;
-	Datum		limit = PG_ARGISNULL(0) ? (Datum) 0 : Int64GetDatum((int64) PG_GETARG_INT32(0));
+	int64		limit = PG_ARGISNULL(0) ? -1 : (int64) PG_GETARG_INT32(0);
 	IdRun	   *runs = NULL;
 	int64		nruns = 0;
-	int64		caprun = 0;
 
 	if (!PG_ARGISNULL(0) && PG_GETARG_INT32(0) < 1)
 		ereport(ERROR,
@@ -1981,63 +2147,26 @@ lp_score_pending(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	{
-		Oid			argtypes[1] = {INT8OID};
-		Datum		values[1];
-		char		nulls[1];
+		QueueRuns	q;
+		Relation	queue;
 
-		values[0] = limit;
-		nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
-		lp_prepare_kept(&dequeue_plan,
-						"DELETE FROM lead_process.score_queue q "
-						"WHERE q.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-						"SELECT s.ctid FROM lead_process.score_queue s "
-						"LIMIT $1 FOR UPDATE SKIP LOCKED)) "
-						"RETURNING q.first_ids, q.last_ids, q.lead_ids", 1, argtypes);
-		if (SPI_execute_plan(dequeue_plan, values, nulls, false, 0) != SPI_OK_DELETE_RETURNING)
-			elog(ERROR, "taking queued activities failed");
-		for (uint64 row = 0; row < SPI_processed; row++)
-		{
-			Datum	   *elems[3];
-			bool	   *enulls[3];
-			int			n[3];
-
-			for (int col = 0; col < 3; col++)
-			{
-				bool		isnull;
-				Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-											  col + 1, &isnull);
-
-				if (isnull)
-					elog(ERROR, "score_queue row with NULL ids");
-				deconstruct_array(DatumGetArrayTypeP(d), INT8OID, 8, FLOAT8PASSBYVAL,
-								  TYPALIGN_DOUBLE, &elems[col], &enulls[col], &n[col]);
-			}
-			if (n[0] != n[1] || n[0] != n[2])
-				elog(ERROR, "score_queue row with arrays of different lengths");
-			for (int i = 0; i < n[0]; i++)
-			{
-				if (enulls[0][i] || enulls[1][i] || enulls[2][i])
-					elog(ERROR, "score_queue row with NULL ids");
-				if (nruns == caprun)
-				{
-					if (caprun >= (int64) (MaxAllocSize / sizeof(IdRun)) / 2)
-						ereport(ERROR,
-								errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-								errmsg("too many queued runs of activities to score at once"),
-								errhint("Pass max_statements to score the queue in parts."));
-					caprun = Max(64, caprun * 2);
-					runs = runs ? repalloc(runs, sizeof(IdRun) * caprun) :
-						MemoryContextAlloc(b.cxt, sizeof(IdRun) * caprun);
-				}
-				runs[nruns].first = DatumGetInt64(elems[0][i]);
-				runs[nruns].last = DatumGetInt64(elems[1][i]);
-				runs[nruns].lead = DatumGetInt64(elems[2][i]);
-				if (runs[nruns].last < runs[nruns].first)
-					elog(ERROR, "score_queue row with a run that ends before it starts");
-				nruns++;
-			}
-		}
-		SPI_freetuptable(SPI_tuptable);
+		q.runs = NULL;
+		q.n = 0;
+		q.cap = 0;
+		q.cxt = b.cxt;
+		if (!OidIsValid(proc->score_queue_relid))
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("lead_process.score_pending() needs lead_process 1.1"),
+					errhint("Run ALTER EXTENSION lead_process UPDATE."));
+		queue = table_open(proc->score_queue_relid, RowExclusiveLock);
+		if (queue_is_plain(queue))
+			take_queue_direct(queue, limit, &q);
+		else
+			take_queue_spi(limit, &q);
+		table_close(queue, NoLock);
+		runs = q.runs;
+		nruns = q.n;
 
 		if (nruns > 0)
 		{
