@@ -1455,7 +1455,11 @@ apply_direct(ApplyState *st, Relation rel)
 	estate->es_output_cid = GetCurrentCommandId(true);
 	estate->es_snapshot = GetActiveSnapshot();
 	ExecOpenIndices(rri, false);
+#if PG_VERSION_NUM >= 170000
+	EvalPlanQualInit(&epq, estate, NULL, NIL, -1, NIL);
+#else
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
+#endif
 	locked = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
 	newslot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsHeapTuple);
 	pkey = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
