@@ -771,7 +771,6 @@ id_lead_cmp(const void *a, const void *b)
 
 static void queue_runs(IdLead *acts, int64 n, Datum *first_ids, Datum *last_ids,
 					   Datum *lead_ids);
-static void activity_lead_missing(int64 lead_id, Relation rel);
 
 /*
  * A batch of activities being scored: the matches per lead and rule.  The
@@ -1092,38 +1091,80 @@ lock_lead(Relation rel, IndexScanDesc scan, TupleTableSlot *slot,
 	return 0;
 }
 
-/* A locked lead's columns that scoring reads */
-typedef struct LockedLead
+/* The work of score_batch_apply shared by its two ways of writing leads */
+typedef struct ApplyState
 {
-	int32		behaviour;
-	Jsonb	   *tally;			/* NULL: none */
-	int32		fit;
-	const char *stage;
-	TimestampTz changed_at;
-	TimestampTz last_recycled;
-	bool		recycled;
-	HeapTuple	row;			/* the row, for a stage's required fields */
-	TupleDesc	rowdesc;
-} LockedLead;
+	ScoreBatch *b;
+	bool		queued;
+	Relation	errrel;
+	int64	   *ids;			/* the batch's leads, in id order */
+	int			nleads;
+	MemoryContext leadcxt;		/* one lead's scoring; reset for the next */
+	Promotion  *promotions;
+	int			npromotions;
+	int64	   *gaps;			/* queued: leads missing or held elsewhere */
+	int			ngaps;
+} ApplyState;
+
+/*
+ * keep_jsonb
+ *		Copy a jsonb value one lead's scoring produced out of the lead's
+ *		memory context (cleared for the next lead) into cxt.
+ */
+static Jsonb *
+keep_jsonb(MemoryContext cxt, Jsonb *jb)
+{
+	Jsonb	   *copy = MemoryContextAlloc(cxt, VARSIZE(jb));
+
+	memcpy(copy, jb, VARSIZE(jb));
+	return copy;
+}
 
 /*
  * score_lead
- *		A locked lead's new behaviour score and tally once the batch's
- *		matches are added within the caps (allocated in the current memory
- *		context), and whether they or a fast-track rule promote the lead:
- *		then *p says where to.
+ *		Score one locked lead, its row in slot (a row of lead): its new
+ *		behaviour score and tally once the batch's matches are added within
+ *		the caps, and the promotion or fast-track they ask for, which is
+ *		added to st->promotions.  What this allocates lives in st->leadcxt,
+ *		reset here first, except the promotion's details, which are copied
+ *		into the caller's memory context; so is *newtally, until the next
+ *		lead.  Returns the lead's fit_score.
  */
-static bool
-score_lead(LpProcess *proc, LeadBatch *lb, const LockedLead *l, TimestampTz now,
-		   int32 *behaviour, Jsonb **newtally, Promotion *p)
+static int32
+score_lead(ApplyState *st, LeadBatch *lb, TupleTableSlot *slot,
+		   int32 *behaviour, Jsonb **newtally)
 {
+	LpProcess  *proc = st->b->proc;
+	LpLeadColumns *col = &proc->lead;
 	int			nrules = proc->nbehaviourrules;
-	int32		score = l->behaviour;
-	Jsonb	   *tally = l->tally;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	MemoryContext outcxt;
+	bool		isnull;
+	Datum		d;
+	int32		score;
+	Jsonb	   *tally;
+	int32		fit;
+	char	   *stage;
+	TimestampTz changed_at;
+	TimestampTz last_recycled;
+	bool		recycled;
 	JsonbParseState *ps = NULL;
 	Jsonb	   *jb;
 	int			from;
 	TimestampTz at;
+	Promotion  *p = &st->promotions[st->npromotions];
+
+	MemoryContextReset(st->leadcxt);
+	outcxt = MemoryContextSwitchTo(st->leadcxt);
+	score = DatumGetInt32(slot_getattr(slot, col->behaviour_score, &isnull));
+	d = slot_getattr(slot, col->score_tally, &isnull);
+	tally = isnull ? NULL : DatumGetJsonbP(d);
+	fit = DatumGetInt32(slot_getattr(slot, col->fit_score, &isnull));
+	stage = TextDatumGetCString(slot_getattr(slot, col->stage, &isnull));
+	changed_at = DatumGetTimestampTz(slot_getattr(slot, col->stage_changed_at, &isnull));
+	d = slot_getattr(slot, col->last_recycled_at, &isnull);
+	recycled = !isnull;
+	last_recycled = isnull ? 0 : DatumGetTimestampTz(d);
 
 	/* Build the new tally directly as jsonb: {"rule id": [matched, points]} */
 	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
@@ -1181,45 +1222,22 @@ score_lead(LpProcess *proc, LeadBatch *lb, const LockedLead *l, TimestampTz now,
 	*newtally = jb;
 
 	/* A promotion or fast-track, dated at the lead's latest activity */
-	from = lp_stage_find(proc, l->stage);
-	if (from < 0 || proc->stages[from].is_terminal)
-		return false;
-	at = Min(lb->last_at, now);
-	at = Max(at, l->changed_at);
-	return promotion_for(proc, lb, from, l->fit,
-						 score + (int32) rint(lp_decayed_total(proc, jb, at)),
-						 jb, at, l->last_recycled, l->recycled, l->row,
-						 l->rowdesc, p);
+	from = lp_stage_find(proc, stage);
+	at = Max(Min(lb->last_at, now), changed_at);
+	if (from >= 0 && !proc->stages[from].is_terminal &&
+		promotion_for(proc, lb, from, fit,
+					  score + (int32) rint(lp_decayed_total(proc, jb, at)),
+					  jb, at, last_recycled, recycled,
+					  ExecFetchSlotHeapTuple(slot, false, NULL),
+					  slot->tts_tupleDescriptor, p))
+	{
+		p->details = keep_jsonb(outcxt, p->details);
+		st->npromotions++;
+	}
+	MemoryContextSwitchTo(outcxt);
+	return fit;
 }
 
-/* The work of score_batch_apply shared by its two ways of writing leads */
-typedef struct ApplyState
-{
-	ScoreBatch *b;
-	bool		queued;
-	Relation	errrel;
-	int64	   *ids;			/* the batch's leads, in id order */
-	int			nleads;
-	MemoryContext leadcxt;		/* one lead's scoring; reset for the next */
-	Promotion  *promotions;
-	int			npromotions;
-	int64	   *gaps;			/* queued: leads missing or held elsewhere */
-	int			ngaps;
-} ApplyState;
-
-/*
- * keep_jsonb
- *		Copy a jsonb value one lead's scoring produced out of the lead's
- *		memory context (cleared for the next lead) into cxt.
- */
-static Jsonb *
-keep_jsonb(MemoryContext cxt, Jsonb *jb)
-{
-	Jsonb	   *copy = MemoryContextAlloc(cxt, VARSIZE(jb));
-
-	memcpy(copy, jb, VARSIZE(jb));
-	return copy;
-}
 
 /*
  * apply_by_query
@@ -1231,9 +1249,9 @@ keep_jsonb(MemoryContext cxt, Jsonb *jb)
 static void
 apply_by_query(ApplyState *st, Relation rel)
 {
-	LpProcess  *proc = st->b->proc;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	MemoryContext outcxt = CurrentMemoryContext;
+	TupleTableSlot *rowslot = MakeSingleTupleTableSlot(RelationGetDescr(rel),
+													   &TTSOpsHeapTuple);
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	Datum	   *elems = palloc(sizeof(Datum) * st->nleads);
@@ -1250,8 +1268,7 @@ apply_by_query(ApplyState *st, Relation rel)
 	values[0] = PointerGetDatum(construct_array(elems, st->nleads, INT8OID, 8,
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 #define LOCK_BATCH_LEADS \
-	"SELECT l.id, l.behaviour_score, l.score_tally, l.fit_score, " \
-	"l.stage, l.stage_changed_at, l.last_recycled_at, l " \
+	"SELECT l.id, l " \
 	"FROM lead_process.lead l " \
 	"WHERE l.id OPERATOR(pg_catalog.=) ANY ($1) " \
 	"ORDER BY l.id FOR NO KEY UPDATE"
@@ -1274,9 +1291,8 @@ apply_by_query(ApplyState *st, Relation rel)
 		bool		isnull;
 		int64		id = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
 		LeadBatch  *lb;
-		LockedLead	l;
 		HeapTupleData whole;
-		Datum		d;
+		TupleDesc	wholedesc;
 		int32		behaviour;
 		Jsonb	   *tally;
 
@@ -1290,33 +1306,13 @@ apply_by_query(ApplyState *st, Relation rel)
 		lb = hash_search(st->b->leads, &id, HASH_FIND, NULL);
 		if (lb == NULL || lb->matches == NULL)
 			continue;
-		MemoryContextReset(st->leadcxt);
-		MemoryContextSwitchTo(st->leadcxt);
-		l.behaviour = DatumGetInt32(SPI_getbinval(t, td, 2, &isnull));
-		d = SPI_getbinval(t, td, 3, &isnull);
-		l.tally = isnull ? NULL : DatumGetJsonbP(d);
-		l.fit = DatumGetInt32(SPI_getbinval(t, td, 4, &isnull));
-		l.stage = TextDatumGetCString(SPI_getbinval(t, td, 5, &isnull));
-		l.changed_at = DatumGetTimestampTz(SPI_getbinval(t, td, 6, &isnull));
-		d = SPI_getbinval(t, td, 7, &isnull);
-		l.recycled = !isnull;
-		l.last_recycled = isnull ? 0 : DatumGetTimestampTz(d);
 		/* the whole-row column has the table's row type */
-		d = SPI_getbinval(t, td, 8, &isnull);
-		whole.t_data = DatumGetHeapTupleHeader(d);
-		whole.t_len = HeapTupleHeaderGetDatumLength(whole.t_data);
-		ItemPointerSetInvalid(&whole.t_self);
-		whole.t_tableOid = InvalidOid;
-		l.row = &whole;
-		l.rowdesc = RelationGetDescr(rel);
-		if (score_lead(proc, lb, &l, now, &behaviour, &tally,
-					   &st->promotions[st->npromotions]))
-		{
-			st->promotions[st->npromotions].details =
-				keep_jsonb(outcxt, st->promotions[st->npromotions].details);
-			st->npromotions++;
-		}
-		MemoryContextSwitchTo(outcxt);
+		wholedesc = lp_row_tuple(DatumGetHeapTupleHeader(SPI_getbinval(t, td, 2, &isnull)),
+								 &whole);
+		ReleaseTupleDesc(wholedesc);
+		ExecStoreHeapTuple(&whole, rowslot, false);
+		(void) score_lead(st, lb, rowslot, &behaviour, &tally);
+		ExecClearTuple(rowslot);
 		u_ids[nupdates] = Int64GetDatum(id);
 		u_scores[nupdates] = Int32GetDatum(behaviour);
 		u_tallies[nupdates] = JsonbPGetDatum(keep_jsonb(outcxt, tally));
@@ -1351,6 +1347,7 @@ apply_by_query(ApplyState *st, Relation rel)
 		if (updated != (uint64) nupdates)
 			elog(ERROR, "scoring update wrote " UINT64_FORMAT " of %d leads", updated, nupdates);
 	}
+	ExecDropSingleTupleTableSlot(rowslot);
 }
 
 /*
@@ -1407,7 +1404,6 @@ apply_direct(ApplyState *st, Relation rel)
 	LpProcess  *proc = st->b->proc;
 	LpLeadColumns *col = &proc->lead;
 	TupleDesc	desc = RelationGetDescr(rel);
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	MemoryContext outcxt = CurrentMemoryContext;
 	int			cols[3] = {col->behaviour_score, col->score, col->score_tally};
 	Bitmapset  *updated = NULL;
@@ -1473,9 +1469,7 @@ apply_direct(ApplyState *st, Relation rel)
 		{
 			int64		id = st->ids[i];
 			LeadBatch  *lb = hash_search(st->b->leads, &id, HASH_FIND, NULL);
-			LockedLead	l;
-			bool		isnull;
-			Datum		d;
+			int32		fit;
 			int32		behaviour;
 			Jsonb	   *tally;
 			Datum		values[3];
@@ -1498,32 +1492,15 @@ apply_direct(ApplyState *st, Relation rel)
 			if (lb == NULL || lb->matches == NULL)
 				continue;
 
-			MemoryContextReset(st->leadcxt);
-			MemoryContextSwitchTo(st->leadcxt);
-			l.behaviour = DatumGetInt32(slot_getattr(locked, col->behaviour_score, &isnull));
-			d = slot_getattr(locked, col->score_tally, &isnull);
-			l.tally = isnull ? NULL : DatumGetJsonbP(d);
-			l.fit = DatumGetInt32(slot_getattr(locked, col->fit_score, &isnull));
-			l.stage = TextDatumGetCString(slot_getattr(locked, col->stage, &isnull));
-			l.changed_at = DatumGetTimestampTz(slot_getattr(locked, col->stage_changed_at, &isnull));
-			d = slot_getattr(locked, col->last_recycled_at, &isnull);
-			l.recycled = !isnull;
-			l.last_recycled = isnull ? 0 : DatumGetTimestampTz(d);
-			l.row = ExecFetchSlotHeapTuple(locked, false, NULL);
-			l.rowdesc = desc;
-			if (score_lead(proc, lb, &l, now, &behaviour, &tally,
-						   &st->promotions[st->npromotions]))
-			{
-				st->promotions[st->npromotions].details =
-					keep_jsonb(outcxt, st->promotions[st->npromotions].details);
-				st->npromotions++;
-			}
+			fit = score_lead(st, lb, locked, &behaviour, &tally);
 
 			/* score = fit_score + behaviour_score, as the UPDATE writes it */
+			MemoryContextSwitchTo(st->leadcxt);
 			values[0] = Int32GetDatum(behaviour);
-			values[1] = Int32GetDatum(l.fit + behaviour);
+			values[1] = Int32GetDatum(fit + behaviour);
 			values[2] = JsonbPGetDatum(tally);
-			ExecStoreHeapTuple(heap_modify_tuple_by_cols(l.row, desc, 3, cols, values, nulls),
+			ExecStoreHeapTuple(heap_modify_tuple_by_cols(ExecFetchSlotHeapTuple(locked, false, NULL),
+														 desc, 3, cols, values, nulls),
 							   newslot, false);
 			EvalPlanQualSetSlot(&epq, newslot);
 			ExecSimpleRelationUpdate(rri, estate, &epq, locked, newslot);
