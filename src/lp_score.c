@@ -1730,11 +1730,9 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 	TupleTableSlot *leadslot;
 	IndexScanDesc scan;
 
+	/* the trigger comes with 1.1, as score_queue does */
 	if (!OidIsValid(proc->score_queue_relid))
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("lead_process.defer_scoring needs lead_process 1.1"),
-				errhint("Run ALTER EXTENSION lead_process UPDATE."));
+		elog(ERROR, "lead_process.score_queue not found");
 
 	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
 	{
@@ -2135,11 +2133,9 @@ lp_score_pending(PG_FUNCTION_ARGS)
 		q.n = 0;
 		q.cap = 0;
 		q.cxt = b.cxt;
+		/* score_pending() comes with 1.1, as score_queue does */
 		if (!OidIsValid(proc->score_queue_relid))
-			ereport(ERROR,
-					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					errmsg("lead_process.score_pending() needs lead_process 1.1"),
-					errhint("Run ALTER EXTENSION lead_process UPDATE."));
+			elog(ERROR, "lead_process.score_queue not found");
 		queue = table_open(proc->score_queue_relid, RowExclusiveLock);
 		if (queue_is_plain(queue))
 			take_queue_direct(queue, limit, &q);
