@@ -1223,16 +1223,42 @@ on_update(LpProcess *proc, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 }
 
 /*
+ * with_lead_rows
+ *		Run fn(fcinfo), a lead row trigger, with a row cache of its own for
+ *		lead_getattr(); the caller's cache (a trigger that fired this one)
+ *		is restored after it, also on error.
+ */
+static Datum
+with_lead_rows(Datum (*fn) (FunctionCallInfo), FunctionCallInfo fcinfo)
+{
+	LeadRowCache cache;
+	LeadRowCache *outer = lead_rows;
+	Datum		result;
+
+	cache.cxt = CurrentMemoryContext;
+	cache.nrows = 0;
+	lead_rows = &cache;
+	PG_TRY();
+	{
+		result = fn(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		lead_rows = outer;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
  * lp_lead_stage_trigger
  *		BEFORE INSERT OR UPDATE FOR EACH ROW on lead_process.lead.
  */
-PG_FUNCTION_INFO_V1(lp_lead_stage_trigger);
-Datum
-lp_lead_stage_trigger(PG_FUNCTION_ARGS)
+static Datum
+lead_stage(FunctionCallInfo fcinfo)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	LpProcess  *proc;
-	HeapTuple	result;
 
 	lp_check_trigger(fcinfo, "lead_stage_trigger", true, true,
 					 LP_TRIG_INSERT | LP_TRIG_UPDATE);
@@ -1242,29 +1268,19 @@ lp_lead_stage_trigger(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				errmsg("function \"%s\" must be fired for table \"lead_process.lead\"",
 					   "lead_stage_trigger"));
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return PointerGetDatum(on_insert(proc, trigdata->tg_relation,
+										 trigdata->tg_trigtuple));
+	return PointerGetDatum(on_update(proc, trigdata->tg_relation,
+									 trigdata->tg_trigtuple, trigdata->tg_newtuple,
+									 trigdata->tg_updatedcols));
+}
 
-	{
-		LeadRowCache cache;
-		LeadRowCache *outer = lead_rows;
-
-		cache.cxt = CurrentMemoryContext;
-		cache.nrows = 0;
-		lead_rows = &cache;
-		PG_TRY();
-		{
-			if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-				result = on_insert(proc, trigdata->tg_relation, trigdata->tg_trigtuple);
-			else
-				result = on_update(proc, trigdata->tg_relation, trigdata->tg_trigtuple,
-								   trigdata->tg_newtuple, trigdata->tg_updatedcols);
-		}
-		PG_FINALLY();
-		{
-			lead_rows = outer;
-		}
-		PG_END_TRY();
-	}
-	return PointerGetDatum(result);
+PG_FUNCTION_INFO_V1(lp_lead_stage_trigger);
+Datum
+lp_lead_stage_trigger(PG_FUNCTION_ARGS)
+{
+	return with_lead_rows(lead_stage, fcinfo);
 }
 
 /*
@@ -1282,23 +1298,7 @@ PG_FUNCTION_INFO_V1(lp_lead_history_trigger);
 Datum
 lp_lead_history_trigger(PG_FUNCTION_ARGS)
 {
-	LeadRowCache cache;
-	LeadRowCache *outer = lead_rows;
-	Datum		result;
-
-	cache.cxt = CurrentMemoryContext;
-	cache.nrows = 0;
-	lead_rows = &cache;
-	PG_TRY();
-	{
-		result = lead_history(fcinfo);
-	}
-	PG_FINALLY();
-	{
-		lead_rows = outer;
-	}
-	PG_END_TRY();
-	return result;
+	return with_lead_rows(lead_history, fcinfo);
 }
 
 static Datum
