@@ -1793,10 +1793,7 @@ queue_activities(LpProcess *proc, TriggerData *trigdata, TupleTableSlot *slot,
 	/*
 	 * The queue row: the activities as runs of consecutive ids of one lead
 	 * (a COPY of one lead's activities without concurrent writers is one
-	 * run).  As the extension creates score_queue (a heap, these columns,
-	 * no index, trigger or row security) the row is written directly; if
-	 * somebody changed that, through SPI, which honours whatever they
-	 * added.
+	 * run), written directly or through SPI (queue_is_plain).
 	 */
 	queue = table_open(proc->score_queue_relid, RowExclusiveLock);
 	{
