@@ -65,4 +65,11 @@ extern Oid	lp_relid_in(Oid nsp, const char *relname);
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* This backend's local transaction id (storage/proc.h): in vxid from 17 */
+#if PG_VERSION_NUM >= 170000
+#define LP_MY_LXID (MyProc->vxid.lxid)
+#else
+#define LP_MY_LXID (MyProc->lxid)
+#endif
+
 #endif							/* LEAD_PROCESS_H */

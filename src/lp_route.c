@@ -451,7 +451,7 @@ lp_route_note(int64 lead_id, const char *cause, const LpRouteDecision *decision,
 								  HASH_ELEM | HASH_BLOBS);
 	}
 	n = hash_search(route_notes, &lead_id, HASH_ENTER, NULL);
-	n->lxid = MyProc->lxid;
+	n->lxid = LP_MY_LXID;
 	n->statement = GetCurrentStatementStartTimestamp();
 	n->cause = cause;			/* a string constant */
 	n->rule_id = decision->rule_id;
@@ -468,7 +468,7 @@ find_note(int64 lead_id)
 	if (route_notes == NULL)
 		return NULL;
 	n = hash_search(route_notes, &lead_id, HASH_FIND, NULL);
-	if (n == NULL || n->lxid != MyProc->lxid ||
+	if (n == NULL || n->lxid != LP_MY_LXID ||
 		n->statement != GetCurrentStatementStartTimestamp())
 		return NULL;
 	return n;

@@ -127,7 +127,7 @@ find_auto_pending(int64 lead_id)
 	if (lp_auto_pending == NULL)
 		return NULL;
 	a = hash_search(lp_auto_pending, &lead_id, HASH_FIND, NULL);
-	if (a == NULL || a->lxid != MyProc->lxid ||
+	if (a == NULL || a->lxid != LP_MY_LXID ||
 		a->statement != GetCurrentStatementStartTimestamp())
 		return NULL;
 	return &a->pending;
@@ -149,7 +149,7 @@ add_auto_pending(int64 lead_id, Jsonb *details)
 									  &ctl, HASH_ELEM | HASH_BLOBS);
 	}
 	a = hash_search(lp_auto_pending, &lead_id, HASH_ENTER, NULL);
-	a->lxid = MyProc->lxid;
+	a->lxid = LP_MY_LXID;
 	a->statement = GetCurrentStatementStartTimestamp();
 	memset(&a->pending, 0, sizeof(LpPending));
 	a->pending.lead_id = lead_id;
