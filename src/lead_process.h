@@ -3,7 +3,8 @@
  * lead_process.h
  *	  Declarations shared by the lead_process C modules: GUC variables,
  *	  SQLSTATEs of our own, the trigger protocol helper and the version
- *	  shims.  Every PG_VERSION_NUM test of the project lives here.
+ *	  shims.  The PG_VERSION_NUM tests of the project live here, but for
+ *	  the direct lead write in lp_score.c, which tests versions in place.
  *
  * IDENTIFICATION
  *	  src/lead_process.h
@@ -59,7 +60,8 @@ extern void lp_cache_init(void);
 extern Oid	lp_relid_in(Oid nsp, const char *relname);
 
 /*
- * Version shims.  PostgreSQL 15 is the first target; 13-17 must build.
+ * Version shims.  PostgreSQL 15 is the first target; 13-17 must build
+ * (16.2 and 17.4 headers checked).
  */
 #if PG_VERSION_NUM < 150000
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)

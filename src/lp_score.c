@@ -1451,7 +1451,8 @@ apply_direct(ApplyState *st, Relation rel)
 	estate->es_output_cid = GetCurrentCommandId(true);
 	estate->es_snapshot = GetActiveSnapshot();
 	ExecOpenIndices(rri, false);
-#if PG_VERSION_NUM >= 170000
+	/* resultRelations: from 16 (checked against 16.2 and 17.4 headers) */
+#if PG_VERSION_NUM >= 160000
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1, NIL);
 #else
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
