@@ -239,6 +239,10 @@ step "score_pending() every second during the deferred pgbench run"
 rm -f "$dir/folds.stop"
 (
 	coproc FOLD { PGDATABASE=$deferred_db PGOPTIONS=$ours_options p -At; }
+	# the server process of the session, whose CPU time (user + system, in
+	# clock ticks, from /proc: the server is local) is read at the end
+	echo 'SELECT pg_backend_pid();' >&"${FOLD[1]}"
+	read -r fold_pid <&"${FOLD[0]}" || exit 1
 	end=$(( $(date +%s) + secs + 5 ))
 	while [ "$(date +%s)" -lt "$end" ] && [ ! -e "$dir/folds.stop" ]; do
 		echo 'SELECT lead_process.score_pending();' >&"${FOLD[1]}"
@@ -246,6 +250,8 @@ rm -f "$dir/folds.stop"
 		echo "$n" >>"$dir/folds.log"
 		sleep 1
 	done
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.6f\n", ($14 + $15) / hz }' \
+		"/proc/$fold_pid/stat" >"$dir/fold_cpu" 2>/dev/null || true
 	eval "exec ${FOLD[1]}>&-"
 	wait "$FOLD_PID" 2>/dev/null || true
 ) &
@@ -256,6 +262,10 @@ PGDATABASE=$deferred_db single ours_deferred lead_process.activity "$ours_option
 touch "$dir/folds.stop"
 wait "$folder" 2>/dev/null || true
 awk '{ n++; s += $1 } END { printf "check score_pending_calls_during_run %d\ncheck activities_scored_during_run %d\n", n, s }' "$dir/folds.log"
+# CPU time of the session's server process over the run, per activity scored
+if [ -s "$dir/fold_cpu" ]; then
+	awk -v cpu="$(cat "$dir/fold_cpu")" '{ s += $1 } END { if (s > 0) printf "time score_pending_cpu_during_run %.3f\ncheck score_pending_cpu_us_per_activity %.1f\n", cpu, cpu * 1e6 / s }' "$dir/folds.log"
+fi
 t0=$(now)
 backlog=$(PGDATABASE=$deferred_db PGOPTIONS=$ours_options p -At -c 'SELECT lead_process.score_pending()')
 t1=$(now)
